@@ -1,0 +1,27 @@
+# Two commands do all the set-up: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+
+export NO_GCE_CHECK := true
+
+.PHONY: run test serve bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall only when a requirements file changes.
+$(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+run: $(STAMP) ## Start the service on :8080 on the embedded default (paper broker).
+	$(BIN)/python main.py
+
+test: $(STAMP) ## Run the whole test suite.
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache var

@@ -1,0 +1,94 @@
+"""A simulated broker: deterministic prices, immediate fills, positions and an order book."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import threading
+from decimal import Decimal
+from typing import Sequence
+
+from app.deadline import Deadline
+from app.domain.orders import BrokerOrder, OrderRequest, PlacedOrder, Position
+from app.ports import Broker
+
+_TICK = Decimal("0.05")
+_INDEX_LTP = {
+    "NSE:NIFTY50-INDEX": Decimal("26000.00"),
+    "NSE:NIFTYBANK-INDEX": Decimal("59000.00"),
+    "NSE:FINNIFTY-INDEX": Decimal("27500.00"),
+    "NSE:MIDCPNIFTY-INDEX": Decimal("13500.00"),
+}
+
+
+def paper_ltp(symbol: str) -> Decimal:
+    """A stable price for a symbol: the same every run, between 50 and 500, on the tick."""
+    if symbol in _INDEX_LTP:
+        return _INDEX_LTP[symbol]
+    digest = int.from_bytes(hashlib.sha256(symbol.encode()).digest()[:4], "big")
+    return Decimal(50) + (digest % 9000) * _TICK
+
+
+class PaperBroker(Broker):
+    """Fills every market order at once at the paper LTP; nothing leaves the process."""
+
+    name = "paper"
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._orders: list[BrokerOrder] = []
+        self._net: dict[tuple[str, str], int] = {}
+        self._ids = itertools.count(1)
+
+    def quotes(self, symbols: Sequence[str], deadline: Deadline) -> dict[str, Decimal]:
+        """Deterministic LTPs."""
+        return {symbol: paper_ltp(symbol) for symbol in symbols}
+
+    def positions(self, deadline: Deadline) -> list[Position]:
+        """Net positions from today's fills."""
+        with self._lock:
+            return [
+                Position(symbol, qty, product)
+                for (symbol, product), qty in self._net.items()
+                if qty
+            ]
+
+    def place_order(self, order: OrderRequest, deadline: Deadline) -> PlacedOrder:
+        """Fill the order at once."""
+        with self._lock:
+            order_id = f"PAPER{next(self._ids):010d}"
+            self._orders.append(
+                BrokerOrder(
+                    order_id=order_id,
+                    symbol=order.symbol,
+                    qty=order.qty,
+                    side=order.side,
+                    product_type=order.product_type,
+                    tag=order.tag,
+                    status="traded",
+                )
+            )
+            key = (order.symbol, order.product_type)
+            self._net[key] = self._net.get(key, 0) + order.qty * int(order.side)
+        return PlacedOrder(order_id=order_id, message="filled on the paper broker")
+
+    def find_order(
+        self, deadline: Deadline, *, tag: str | None = None, order_id: str | None = None
+    ) -> BrokerOrder | None:
+        """The order with this tag or id, if any."""
+        with self._lock:
+            for order in self._orders:
+                if (tag and order.tag == tag) or (order_id and order.order_id == order_id):
+                    return order
+        return None
+
+    def readiness(self) -> tuple[bool, str]:
+        """Always ready."""
+        return True, "paper broker"
+
+    @property
+    def orders(self) -> list[BrokerOrder]:
+        """Every order placed so far (for tests and the console)."""
+        with self._lock:
+            return list(self._orders)
+

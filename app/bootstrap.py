@@ -1,0 +1,91 @@
+"""The one place where settings become adapters and services."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from app.adapters.local_state import LocalStateStore
+from app.adapters.paper_broker import PaperBroker
+from app.adapters.symbol_master import load_symbol_master
+from app.domain.contracts import IST, SymbolMaster
+from app.ports import Broker, Clock, StateStore
+from app.services.alerts import AlertRules, AlertService
+from app.services.idempotency import IdempotencyLedger
+from app.services.journal import Journal
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+@dataclass
+class Services:
+    """Everything the web layer needs, built once per process."""
+
+    settings: Settings
+    clock: Clock
+    store: StateStore
+    broker: Broker
+    masters: "MasterHolder"
+    journal: Journal
+    alerts: AlertService
+
+
+class MasterHolder:
+    """The symbol master in use; swapped whole, never mutated."""
+
+    def __init__(self, master: SymbolMaster):
+        self._master = master
+        self._lock = threading.Lock()
+
+    def current(self) -> SymbolMaster:
+        """The master to resolve against."""
+        return self._master
+
+    def replace(self, master: SymbolMaster) -> None:
+        """Install a freshly loaded master."""
+        with self._lock:
+            self._master = master
+
+
+def load_master(settings: Settings, clock: Clock) -> SymbolMaster:
+    """Load the configured master (the synthetic one follows the real NSE holiday calendar)."""
+    today = clock.now().astimezone(IST).date()
+    master = load_symbol_master(settings.symbol_master_url, today=today)
+    log.info(
+        "symbol master loaded",
+        extra={"event": "master_loaded", "contracts": len(master), "source": _source_name(settings)},
+    )
+    return master
+
+
+def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
+    """Build the adapters the settings ask for and wire the services."""
+    clock = clock or Clock()
+    store: StateStore = LocalStateStore(f"{settings.state_dir}/state")
+    broker: Broker = PaperBroker()
+    masters = MasterHolder(load_master(settings, clock))
+    journal = Journal(store, clock)
+    rules = AlertRules(
+        webhook_secret=settings.webhook_secret_token,
+        max_lots=settings.webhook_max_qty,
+        sl_percent=settings.sl_percent,
+        tp_percent=settings.tp_percent,
+        default_product_type=settings.default_product_type,
+        attach_sl_tp=settings.attach_sl_tp,
+        deadline_seconds=settings.alert_deadline_seconds,
+    )
+    alerts = AlertService(
+        rules,
+        broker,
+        masters.current,
+        IdempotencyLedger(store, clock, settings.idempotency_ttl_seconds),
+        journal,
+        clock,
+    )
+    return Services(settings, clock, store, broker, masters, journal, alerts)
+
+
+def _source_name(settings: Settings) -> str:
+    # A URL may carry credentials in its query; log only where it points.
+    return settings.symbol_master_url.split("?", 1)[0]

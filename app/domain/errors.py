@@ -1,0 +1,86 @@
+"""One hierarchy for everything that can go wrong; the web layer maps it to HTTP in one place."""
+
+
+class BridgeError(Exception):
+    """Base of every error the bridge raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, **details):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidAlert(BridgeError):
+    """The alert is malformed; `field` names what is wrong."""
+
+    code = "invalid"
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message, field=field)
+        self.field = field
+
+
+class Unauthorized(BridgeError):
+    """Missing or wrong secret or admin token."""
+
+    code = "unauthorized"
+
+
+class PayloadTooLarge(BridgeError):
+    """The body is larger than the service accepts."""
+
+    code = "too_large"
+
+
+class AlertInFlight(BridgeError):
+    """The same idempotency key is still being processed."""
+
+    code = "in_flight"
+
+
+class Unexecutable(BridgeError):
+    """A valid alert that cannot be executed; no resend would help."""
+
+    code = "unexecutable"
+
+
+class ContractNotFound(Unexecutable):
+    """No listed contract matches the alert (unknown underlying, expiry or strike)."""
+
+    code = "contract_not_found"
+
+
+class OrderRejected(Unexecutable):
+    """The broker refused the order; carries the broker's message."""
+
+    code = "rejected"
+
+
+class BrokerUnavailable(BridgeError):
+    """The broker could not be reached and the order was certainly not placed."""
+
+    code = "broker_unavailable"
+
+
+class LoginRequired(BrokerUnavailable):
+    """No valid broker session: the operator must log in again."""
+
+    code = "login_required"
+
+
+class RateLimited(BrokerUnavailable):
+    """The broker asked us to slow down; `retry_after` in seconds when it said."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class OrderOutcomeUnknown(BridgeError):
+    """The order may or may not have reached the broker; it must be looked up, never re-sent."""
+
+    code = "outcome_unknown"

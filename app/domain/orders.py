@@ -1,0 +1,69 @@
+"""Order intents and results in the trader's words, free of any broker's wire format."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import IntEnum
+
+
+class Side(IntEnum):
+    """Direction of an order; the values are Fyers's `side` codes."""
+
+    BUY = 1
+    SELL = -1
+
+
+MARKET = 2  # Fyers order type 2: market order
+TAGLESS_PRODUCTS = frozenset({"CO", "BO"})  # Fyers refuses orderTag on cover and bracket orders
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """One market order to place; prices are points for CO/BO as Fyers wants them."""
+
+    symbol: str
+    qty: int
+    side: Side
+    product_type: str
+    tag: str | None
+    stop_loss_points: Decimal | None = None
+    take_profit_points: Decimal | None = None
+    order_type: int = MARKET
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedOrder:
+    """What the broker said about an order it has accepted."""
+
+    order_id: str
+    status: str = "placed"
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerOrder:
+    """An order as found in the broker's order book."""
+
+    order_id: str
+    symbol: str
+    qty: int
+    side: Side
+    product_type: str
+    tag: str | None
+    status: str  # traded, pending, transit, rejected, cancelled, expired
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A net position in one contract."""
+
+    symbol: str
+    net_qty: int
+    product_type: str
+
+
+def order_tag(idempotency_key: str) -> str:
+    """A Fyers-safe order tag (alphanumeric, at most 30 characters) fixed by the alert's key."""
+    return "TV" + hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:24]

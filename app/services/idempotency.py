@@ -1,0 +1,83 @@
+"""Exactly-once alerts: an atomic claim per idempotency key, then the final answer kept for a TTL."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from app.domain.errors import AlertInFlight
+from app.ports import Clock, StateStore
+
+_MAX_CLAIM_ATTEMPTS = 3  # create, then at most two races with a concurrent delete or expiry
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """This request owns the key until it completes or releases it."""
+
+    key: str
+    document: str
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """The key was answered before: the stored answer, to be sent again unchanged."""
+
+    status: int
+    body: dict[str, Any]
+
+
+class IdempotencyLedger:
+    """Claims keys with create-only writes and stores final answers with compare-and-swap."""
+
+    def __init__(self, store: StateStore, clock: Clock, ttl_seconds: int):
+        self._store = store
+        self._clock = clock
+        self._ttl = ttl_seconds
+
+    def claim(self, key: str, alert_id: str) -> Claim | Replay:
+        """Own the key, or get its stored answer; AlertInFlight while another request owns it."""
+        document = "idempotency/" + hashlib.sha256(key.encode("utf-8")).hexdigest() + ".json"
+        for _ in range(_MAX_CLAIM_ATTEMPTS):
+            now = self._clock.now().timestamp()
+            record = {"state": "in_flight", "alert_id": alert_id, "claimed_at": now}
+            generation = self._store.create(document, record)
+            if generation is not None:
+                return Claim(key, document, generation)
+            existing = self._store.get(document)
+            if existing is None:
+                continue  # released between our create and our read: try again
+            data = existing.data
+            if data["state"] == "in_flight":
+                raise AlertInFlight(
+                    "an alert with this idempotency key is still being processed",
+                    alert_id=data.get("alert_id"),
+                )
+            if data["expires_at"] > now:
+                return Replay(data["status"], data["body"])
+            generation = self._store.replace(document, record, existing.generation)
+            if generation is not None:
+                return Claim(key, document, generation)
+        raise AlertInFlight("an alert with this idempotency key is being processed concurrently")
+
+    def complete(self, claim: Claim, status: int, body: dict[str, Any]) -> None:
+        """Store the final answer under the key for the TTL."""
+        now = self._clock.now().timestamp()
+        self._store.replace(
+            claim.document,
+            {
+                "state": "done",
+                "alert_id": body.get("alert_id"),
+                "status": status,
+                "body": body,
+                "completed_at": now,
+                "expires_at": now + self._ttl,
+            },
+            claim.generation,
+        )
+
+    def release(self, claim: Claim) -> None:
+        """Give the key up so that a resend is processed afresh."""
+        self._store.delete(claim.document, claim.generation)

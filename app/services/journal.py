@@ -1,0 +1,44 @@
+"""The journal: one record per alert, filed under the trader's (IST) date."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from datetime import date
+from typing import Any
+
+from app.domain.contracts import IST
+from app.ports import Clock, StateStore
+
+log = logging.getLogger(__name__)
+
+
+class Journal:
+    """Writes and reads alert records in the state store."""
+
+    def __init__(self, store: StateStore, clock: Clock):
+        self._store = store
+        self._clock = clock
+        # Orders records of one instant (a coarse or fixed clock) by arrival.
+        self._sequence = itertools.count()
+
+    def record(self, entry: dict[str, Any]) -> None:
+        """File one alert's record; a failure is logged, never raised into the alert's answer."""
+        now = self._clock.now().astimezone(IST)
+        key = (
+            f"journal/{now:%Y-%m-%d}/{now:%H%M%S%f}-{next(self._sequence):08d}"
+            f"-{entry['alert_id']}.json"
+        )
+        try:
+            self._store.create(key, {"recorded_at": now.isoformat(), **entry})
+        except Exception:  # the answer must still go out; the log line is the fallback record
+            log.exception("journal write failed", extra={"event": "journal_error"})
+
+    def day(self, day: date) -> list[dict[str, Any]]:
+        """Every record of one IST day, oldest first."""
+        records = []
+        for key in self._store.list(f"journal/{day:%Y-%m-%d}/"):
+            found = self._store.get(key)
+            if found is not None:
+                records.append(found.data)
+        return records

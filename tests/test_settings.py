@@ -1,0 +1,74 @@
+"""Settings: defaults, validation naming the variable, and secrets kept out of repr."""
+
+import pathlib
+import subprocess
+import sys
+from decimal import Decimal
+
+import pytest
+
+from app.settings import ConfigError, Settings
+
+FYERS_ENV = {
+    "BROKER": "fyers",
+    "WEBHOOK_SECRET_TOKEN": "s3cret-webhook",
+    "ADMIN_TOKEN": "s3cret-admin",
+    "FYERS_APP_ID": "APP-100",
+    "FYERS_SECRET_ID": "s3cret-app",
+    "FYERS_REDIRECT_URI": "https://bridge.example/auth/callback",
+}
+
+
+def test_embedded_default():
+    settings = Settings.from_env({})
+    assert settings.broker == "paper"
+    assert settings.webhook_secret_token == "paper"
+    assert settings.symbol_master_url == "synthetic"
+    assert settings.webhook_max_qty == 1 and settings.sl_percent == Decimal(15)
+    assert settings.port == 8080
+
+
+def test_fyers_defaults_to_the_real_master():
+    settings = Settings.from_env(FYERS_ENV)
+    assert settings.symbol_master_url.endswith("NSE_FO.csv")
+
+
+@pytest.mark.parametrize(
+    "env, variable",
+    [
+        ({"BROKER": "zerodha"}, "BROKER"),
+        ({"WEBHOOK_MAX_QTY": "two"}, "WEBHOOK_MAX_QTY"),
+        ({"WEBHOOK_MAX_QTY": "0"}, "WEBHOOK_MAX_QTY"),
+        ({"SL_PERCENT": "150"}, "SL_PERCENT"),
+        ({"TP_PERCENT": "x"}, "TP_PERCENT"),
+        ({"ATTACH_SL_TP": "maybe"}, "ATTACH_SL_TP"),
+        ({"PORT": "99999"}, "PORT"),
+        ({"DEFAULT_PRODUCT_TYPE": "CNC"}, "DEFAULT_PRODUCT_TYPE"),
+        ({"FYERS_API_BASE_URL": "ftp://x"}, "FYERS_API_BASE_URL"),
+        ({**FYERS_ENV, "WEBHOOK_SECRET_TOKEN": ""}, "WEBHOOK_SECRET_TOKEN"),
+        ({**FYERS_ENV, "ADMIN_TOKEN": ""}, "ADMIN_TOKEN"),
+        ({**FYERS_ENV, "FYERS_APP_ID": ""}, "FYERS_APP_ID"),
+        ({**FYERS_ENV, "FYERS_REDIRECT_URI": ""}, "FYERS_REDIRECT_URI"),
+    ],
+)
+def test_invalid_values_name_the_variable(env, variable):
+    with pytest.raises(ConfigError, match=variable):
+        Settings.from_env(env)
+
+
+def test_repr_hides_secrets():
+    text = repr(Settings.from_env(FYERS_ENV))
+    assert "s3cret" not in text and "APP-100" in text
+
+
+def test_bad_configuration_stops_the_process_with_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "main.py"],
+        env={"WEBHOOK_MAX_QTY": "lots", "PATH": "", "NO_GCE_CHECK": "true"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=str(pathlib.Path(__file__).resolve().parent.parent),
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].endswith("WEBHOOK_MAX_QTY must be a whole number, got 'lots'")

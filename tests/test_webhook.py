@@ -1,0 +1,252 @@
+"""POST /webhook through the Flask test client on the paper broker."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from tests.conftest import SECRET, seed_alert
+
+
+def post(client, payload, content_type="application/json", headers=None):
+    body = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
+    return client.post("/webhook", data=body, content_type=content_type, headers=headers or {})
+
+
+def orders(services):
+    return services.broker.orders
+
+
+def test_seed_payload_places_one_order(client, services):
+    response = post(client, seed_alert())
+    assert response.status_code == 200, response.json
+    body = response.json
+    assert body["status"] == "placed"
+    assert body["order_id"]
+    assert body["symbol"] == "NSE:NIFTY26NOV26000CE"  # 23 Nov: weekly moved by the holiday, and monthly
+    assert body["qty"] == 65 and body["lots"] == 1 and body["side"] == "BUY"
+    assert body["sl"] < body["ltp"] < body["tp"]
+    [order] = orders(services)
+    assert order.symbol == body["symbol"] and order.qty == 65 and int(order.side) == 1
+    assert order.product_type == "INTRADAY" and order.tag and order.tag.isalnum()
+
+
+def test_seed_payload_as_text_plain(client, services):
+    response = post(client, json.dumps(seed_alert()), content_type="text/plain")
+    assert response.status_code == 200
+    assert len(orders(services)) == 1
+
+
+def test_repeated_key_replays_the_same_answer_and_places_nothing(client, services):
+    first = post(client, seed_alert())
+    second = post(client, seed_alert())
+    assert second.status_code == 200
+    assert second.json == first.json
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert len(orders(services)) == 1
+
+
+def test_idempotency_key_from_header(client, services):
+    alert = seed_alert(idempotency_key=None)
+    first = post(client, alert, headers={"Idempotency-Key": "hdr-1"})
+    second = post(client, alert, headers={"Idempotency-Key": "hdr-1"})
+    assert first.status_code == second.status_code == 200
+    assert second.json["order_id"] == first.json["order_id"]
+    assert len(orders(services)) == 1
+
+
+def test_alerts_without_key_each_place_an_order(client, services):
+    assert post(client, seed_alert(idempotency_key=None)).status_code == 200
+    assert post(client, seed_alert(idempotency_key=None)).status_code == 200
+    assert len(orders(services)) == 2
+
+
+@pytest.mark.parametrize("token", [None, "", "wrong", SECRET + "x", 12345, ["x"]])
+def test_wrong_or_missing_token_is_401_and_places_nothing(client, services, token):
+    response = post(client, seed_alert(token=token))
+    assert response.status_code == 401
+    assert response.json["status"] == "unauthorized"
+    assert orders(services) == []
+
+
+def test_wrong_token_with_known_key_does_not_replay(client, services):
+    assert post(client, seed_alert()).status_code == 200
+    response = post(client, seed_alert(token="wrong"))
+    assert response.status_code == 401
+    assert "order_id" not in response.json
+    assert len(orders(services)) == 1
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("symbol", None),
+        ("symbol", 42),
+        ("symbol", "NIFTY 50!"),
+        ("strikeprice", None),
+        ("strikeprice", "abc"),
+        ("strikeprice", -100),
+        ("strikeprice", True),
+        ("optionType", "XX"),
+        ("optionType", None),
+        ("expiry", "SOMEDAY"),
+        ("expiry", "2026-13-01"),
+        ("expiry", None),
+        ("action", "HOLD"),
+        ("action", None),
+        ("qty", "sixty-five"),
+        ("qty", 64),
+        ("qty", 130),
+        ("qty", 0),
+        ("qty", 65.5),
+        ("productType", "CNC"),
+        ("sl", "low"),
+        ("tp", [1]),
+        ("idempotency_key", "has space"),
+        ("idempotency_key", "x" * 201),
+    ],
+)
+def test_each_invalid_field_is_400_naming_it(client, services, field, value):
+    alert = seed_alert()
+    if value is None:
+        alert.pop(field)
+    else:
+        alert[field] = value
+    response = post(client, alert)
+    assert response.status_code == 400, response.json
+    assert response.json["field"] == field
+    assert response.json["message"]
+    assert orders(services) == []
+
+
+@pytest.mark.parametrize(
+    "body, content_type",
+    [
+        (b"", "application/json"),
+        (b"not json", "text/plain"),
+        (b"[1, 2]", "application/json"),
+        (b"\xff\xfe", "text/plain"),
+        (b'{"token": NaN}', "application/json"),
+    ],
+)
+def test_unparsable_body_is_400(client, services, body, content_type):
+    response = post(client, body, content_type=content_type)
+    assert response.status_code == 400
+    assert response.json["field"] == "body"
+    assert orders(services) == []
+
+
+def test_body_over_64kb_is_413(client, services):
+    alert = seed_alert(padding="x" * 70_000)
+    response = post(client, alert)
+    assert response.status_code == 413
+    assert response.json["status"] == "too_large"
+    assert orders(services) == []
+
+
+def test_action_and_qty_as_tradingview_strings(client, services):
+    response = post(client, seed_alert(action="sell", qty="65", idempotency_key="tv-1"))
+    assert response.status_code == 200
+    assert response.json["side"] == "SELL"
+    assert response.json["tp"] < response.json["ltp"] < response.json["sl"]
+
+
+def test_qty_defaults_to_one_lot(client, services):
+    response = post(client, seed_alert(qty=None, symbol="BANKNIFTY", strikeprice=59000))
+    assert response.status_code == 200, response.json
+    assert response.json["qty"] == 30
+
+
+def test_more_lots_when_allowed(tmp_path, clock):
+    from app import create_app
+    from app.bootstrap import bootstrap
+    from app.settings import Settings
+
+    settings = Settings(webhook_secret_token=SECRET, state_dir=str(tmp_path), webhook_max_qty=3)
+    client = create_app(services=bootstrap(settings, clock)).test_client()
+    assert post(client, seed_alert(qty=195)).json["lots"] == 3
+    assert post(client, seed_alert(qty=260, idempotency_key="k4")).status_code == 400
+
+
+def test_unlisted_strike_is_422_naming_nearest_strikes(client, services):
+    response = post(client, seed_alert(strikeprice=26010))
+    assert response.status_code == 422
+    assert response.json["status"] == "contract_not_found"
+    assert 26000 in response.json["nearest_strikes"] and 26050 in response.json["nearest_strikes"]
+    assert orders(services) == []
+
+
+def test_422_is_final_for_its_key(client, services):
+    first = post(client, seed_alert(strikeprice=26010))
+    second = post(client, seed_alert(strikeprice=26010))
+    assert first.status_code == second.status_code == 422
+    assert second.headers.get("Idempotent-Replayed") == "true"
+
+
+def test_400_releases_the_key(client, services):
+    assert post(client, seed_alert(qty=64)).status_code == 400
+    assert post(client, seed_alert()).status_code == 200
+    assert len(orders(services)) == 1
+
+
+def test_co_sends_stop_loss_as_points(client, services):
+    response = post(client, seed_alert(productType="CO", sl=None, tp=None))
+    assert response.status_code == 200
+    body = response.json
+    [order] = orders(services)
+    assert order.tag is None  # Fyers refuses tags on CO/BO
+    assert body["product_type"] == "CO"
+
+
+def test_every_alert_leaves_a_journal_record(client, services, clock):
+    post(client, seed_alert())
+    post(client, seed_alert(token="wrong"))
+    post(client, seed_alert(qty=64, idempotency_key="bad-qty"))
+    records = services.journal.day(clock.now().date())
+    assert [r["status"] for r in records] == [200, 401, 400]
+    placed = records[0]
+    assert placed["decision"]["symbol"] == "NSE:NIFTY26NOV26000CE"
+    assert placed["broker"]["order_id"]
+    assert "latency_ms" in placed
+    assert SECRET not in json.dumps(records)
+
+
+def test_twenty_concurrent_posts_with_one_key_place_one_order(app, services):
+    barrier = threading.Barrier(20)
+    answers = []
+    lock = threading.Lock()
+
+    def send():
+        client = app.test_client()
+        barrier.wait(timeout=10)
+        response = post(client, seed_alert(idempotency_key="burst-1"))
+        with lock:
+            answers.append((response.status_code, response.json))
+
+    threads = [threading.Thread(target=send) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(answers) == 20
+    assert len(orders(services)) == 1
+    order_id = orders(services)[0].order_id
+    for status, body in answers:
+        assert status in (200, 409), body
+        if status == 200:
+            assert body["order_id"] == order_id
+
+
+def test_unknown_route_is_json_404(client):
+    response = client.get("/nope")
+    assert response.status_code == 404
+    assert response.json["status"] == "not_found"
+
+
+def test_health_and_readiness(client):
+    assert client.get("/health").json == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json["status"] == "ready" and ready.json["contracts"] > 0
