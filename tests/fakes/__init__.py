@@ -1,0 +1,1 @@
+"""In-process fakes of the external services the bridge talks to (real HTTP/gRPC, local only)."""

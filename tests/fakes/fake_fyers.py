@@ -1,0 +1,1184 @@
+"""A fake Fyers API v3 server: real HTTP on a local port, for the real ``fyers-apiv3`` SDK.
+
+Point the SDK at it with ``fyersModel.Config.API = fake.api_base`` and
+``fyersModel.Config.DATA_API = fake.data_base`` (or the bridge's ``FYERS_API_BASE_URL`` /
+``FYERS_DATA_BASE_URL``). Shapes, field names and error codes follow the official reference
+(``/work/shared/reference/fyers-api-v3.md``); where the reference is silent, Fyers' own
+error-code sheet (FyersDev/fyers-api-sample-code, Postman/...Error Codes...csv) is used.
+
+    fake = FakeFyers(app_id="TESTAPP-100", secret_id="TESTSECRET", pin="1234")
+    with fake:
+        token = fake.issue_token()
+        fake.add_fault("orders/sync", "drop_after_accept")
+        ...
+        assert fake.placed_orders()[0]["orderTag"] == "1:alert123"
+
+Every answer, error or not, carries a JSON body (the SDK calls ``response.json()`` on
+every response). Faults (``add_fault(path, kind, times=1, **params)``) reproduce what a
+real network and a real Fyers do to a client:
+
+- ``latency`` (seconds=1.0): wait, then handle normally.
+- ``status`` (status=503, body=None, headers=None): answer that, order not placed; the
+  default body is ``{"s":"error","code":-<status>,"message":<reason>}``.
+- ``hang`` (accept=False, max_seconds=60): hold the request until ``release_hangs()`` or
+  ``stop()``, then reset the connection with no answer; ``accept=True`` places the order
+  first (a read timeout after the order went through).
+- ``rate_limit`` (retry_after=1): HTTP 429, ``Retry-After`` / ``X-Retry-After-Ms`` headers,
+  body ``{"s":"error","code":-429,"message":"request limit reached"}``.
+- ``reset_before``: TCP reset before the body is read; nothing happens.
+- ``drop_after_accept`` (hidden_reads=0): the order is placed, then a TCP reset instead of
+  the answer; ``hidden_reads`` order-book reads do not show it yet.
+- ``code_201`` (transit_reads=0, hidden_reads=0): the order goes in the book in transit
+  (status 4) and the answer is code 201 with an empty id; order-book reads resolve it (2
+  traded / 6 pending) after ``transit_reads`` reads that still show 4.
+
+Command line (docker-compose, benchmarks)::
+
+    python -m tests.fakes.fake_fyers --port 9000 [--latency 0.15] [--token FIXED]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import copy
+import hashlib
+import hmac
+import io
+import json
+import math
+import os
+import re
+import secrets
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+__all__ = ["FakeFyers", "Call", "FAULT_KINDS", "DEFAULT_LOT_SIZES", "main"]
+
+IST = timezone(timedelta(hours=5, minutes=30))
+TICK = 0.05
+HANG_MAX_SECONDS = 60.0
+MAX_QUOTE_SYMBOLS = 50
+
+DEFAULT_LOT_SIZES = {"NIFTY": 65, "BANKNIFTY": 30, "FINNIFTY": 60, "MIDCPNIFTY": 120}
+
+FAULT_KINDS = frozenset(
+    {"latency", "status", "hang", "rate_limit", "reset_before", "drop_after_accept", "code_201"}
+)
+
+PRODUCT_TYPES = frozenset({"INTRADAY", "MARGIN", "CNC", "CO", "BO", "MTF"})
+
+# Index spot levels (late 2026) for "NSE:<name>-INDEX"; options/futures of an underlying
+# quote around these.
+INDEX_LEVELS = {
+    "NIFTY50": 26000.0,
+    "NIFTYBANK": 59000.0,
+    "FINNIFTY": 27500.0,
+    "MIDCPNIFTY": 13500.0,
+    "INDIAVIX": 13.0,
+}
+UNDERLYING_INDEX = {
+    "NIFTY": "NIFTY50",
+    "BANKNIFTY": "NIFTYBANK",
+    "FINNIFTY": "FINNIFTY",
+    "MIDCPNIFTY": "MIDCPNIFTY",
+}
+
+_MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC"
+# After the underlying: weekly "YY M DD strike CE|PE" (M = 1-9, O, N, D) or monthly
+# "YY MON strike CE|PE"; futures "YY MON FUT".
+_OPTION_RE = re.compile(
+    rf"^\d{{2}}(?:(?:{_MONTHS})|[1-9OND](?:0[1-9]|[12]\d|3[01]))(\d+(?:\.\d+)?)(CE|PE)$"
+)
+_FUTURE_RE = re.compile(rf"^\d{{2}}(?:{_MONTHS})FUT$")
+_SYMBOL_RE = re.compile(r"^(NSE|BSE):([A-Z0-9&_\-]+)$")
+_ORDER_TAG_RE = re.compile(r"^[A-Za-z0-9]{1,30}$")
+
+
+def _error(code: int, message: str, **extra: Any) -> dict:
+    return {"s": "error", "code": code, "message": message, **extra}
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_tick_multiple(value: float) -> bool:
+    return abs(value / TICK - round(value / TICK)) < 1e-6
+
+
+def _round_tick(value: float) -> float:
+    return round(round(value / TICK) * TICK, 2)
+
+
+@dataclass
+class Call:
+    """One request the fake received. ``status`` is None while in progress or when the
+    connection was closed without an answer. Item access (``call["path"]``) works too."""
+
+    method: str
+    path: str  # relative to its base: "orders/sync", "quotes", "generate-authcode"
+    query: dict
+    body: Any = None
+    status: int | None = None
+    fault: str | None = None
+    at: float = field(default_factory=time.time)
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
+
+
+@dataclass
+class _Fault:
+    kind: str
+    params: dict
+    remaining: int | None  # None: every call
+
+
+@dataclass
+class _SymbolInfo:
+    kind: str  # option | future | index | equity
+    underlying: str
+    lot: int
+    segment: int
+    instrument: int
+
+
+@dataclass
+class _Order:
+    book: dict  # the order-book row, Fyers field names
+    hidden_reads: int = 0  # order-book reads that do not show it yet
+    transit_reads: int = 0  # order-book reads that still show status 4
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, handler, fake: "FakeFyers"):
+        self.fake = fake
+        super().__init__(address, handler)
+
+    def handle_error(self, request, client_address):  # quiet: clients hang up on purpose
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError, ValueError, OSError)):
+            return
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeFyers/1.0"
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in two writes: without this, Nagle plus the client's
+        # delayed ACK add ~40 ms to every keep-alive answer.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.fake._track_connection(self.connection, add=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.fake._track_connection(self.connection, add=False)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.fake.verbose:
+            sys.stderr.write("fake-fyers: " + (format % args) + "\n")
+
+    def _dispatch(self) -> None:
+        self.server.fake._dispatch(self)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
+
+
+class FakeFyers:
+    """Fake Fyers API v3 (see module docstring). Thread-safe; start()/stop() or ``with``."""
+
+    def __init__(
+        self,
+        app_id: str = "TESTAPP-100",
+        secret_id: str = "TESTSECRET",
+        pin: str = "1234",
+        lot_sizes: dict[str, int] | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        redirect_uri: str | None = None,
+        fixed_token: str | None = None,
+        latency: float = 0.0,
+        fy_id: str = "XY12345",
+        verbose: bool = False,
+    ) -> None:
+        self.app_id = app_id
+        self.secret_id = secret_id
+        self.pin = pin
+        self.lot_sizes = dict(DEFAULT_LOT_SIZES if lot_sizes is None else lot_sizes)
+        self.host = host
+        self.port = port
+        self.redirect_uri = redirect_uri  # when set, generate-authcode insists on it
+        self.fixed_token = fixed_token  # always valid (CLI mode)
+        self.latency = float(latency)  # applied to every request
+        self.fy_id = fy_id
+        self.verbose = verbose
+        # Switches tests flip.
+        self.access_token_ttl = 8 * 3600
+        self.refresh_token_ttl = 15 * 24 * 3600
+        self.auth_code_ttl = 300
+        self.refresh_enabled = True
+        self.market_open = True
+
+        self._lock = threading.RLock()
+        self._signing_key = secrets.token_bytes(32)
+        self._auth_codes: dict[str, float] = {}  # jti -> exp (single use)
+        self._access: dict[str, float] = {}  # jti -> exp
+        self._revoked: set[str] = set()
+        self._refresh: dict[str, float] = {}  # jti -> exp
+        self._calls: list[Call] = []
+        self._faults: dict[str, list[_Fault]] = {}
+        self._rejections: list[str] = []
+        self._ltp: dict[str, float] = {}
+        self._orders: list[_Order] = []
+        self._positions: dict[tuple[str, str], dict] = {}
+        self._order_seq = 0
+        self._hang_event = threading.Event()
+        self._stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> "FakeFyers":
+        """Listen on ``host:port`` (port 0: a free one) and serve in a daemon thread."""
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        self._server = _Server((self.host, self.port), _Handler, self)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"fake-fyers:{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Release hangs, stop serving, close every connection and join the server thread."""
+        server = self._server
+        if server is None:
+            return
+        self._stopping.set()
+        self.release_hangs()
+        server.shutdown()
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:  # wake handler threads idle on keep-alive connections
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> "FakeFyers":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def api_base(self) -> str:
+        """What ``fyersModel.Config.API`` / ``FYERS_API_BASE_URL`` should be."""
+        return self.base_url + "/api/v3"
+
+    @property
+    def data_base(self) -> str:
+        """What ``fyersModel.Config.DATA_API`` / ``FYERS_DATA_BASE_URL`` should be."""
+        return self.base_url + "/data"
+
+    # ------------------------------------------------------------------ tokens
+    def _jwt(self, claims: dict) -> str:
+        compact = (",", ":")
+        header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=compact).encode())
+        payload = _b64url(json.dumps(claims, separators=compact).encode())
+        signature = hmac.new(self._signing_key, f"{header}.{payload}".encode(), "sha256")
+        return f"{header}.{payload}.{_b64url(signature.digest())}"
+
+    def _read_jwt(self, token: str) -> dict | None:
+        parts = token.split(".")
+        if len(parts) != 3:
+            return None
+        expected = hmac.new(self._signing_key, f"{parts[0]}.{parts[1]}".encode(), "sha256")
+        try:
+            if not hmac.compare_digest(_b64url(expected.digest()), parts[2]):
+                return None
+            claims = json.loads(_b64url_decode(parts[1]))
+        except (ValueError, TypeError):
+            return None
+        return claims if isinstance(claims, dict) else None
+
+    def _new_token(self, sub: str, ttl: float, store: dict[str, float]) -> str:
+        now = int(time.time())
+        jti = secrets.token_hex(8)
+        exp = now + max(int(ttl), 1) if ttl > 0 else now - 1
+        claims = {
+            "iss": "api.fyers.in",
+            "iat": now,
+            "exp": exp,
+            "nbf": now,
+            "aud": ["d:1", "d:2", "x:0", "x:1", "x:2"],
+            "sub": sub,
+            "jti": jti,
+            "app_id": self.app_id,
+            "fy_id": self.fy_id,
+            "display_name": "TEST USER",
+            "appType": 100,
+            "isDdpiEnabled": "N",
+            "isMtfEnabled": "N",
+            "poa_flag": "N",
+        }
+        with self._lock:
+            store[jti] = exp
+        return self._jwt(claims)
+
+    def issue_token(self, ttl: float | None = None) -> str:
+        """A valid access token, skipping the login (``ttl`` seconds; <= 0: already expired)."""
+        return self._new_token("access_token", self.access_token_ttl if ttl is None else ttl,
+                               self._access)
+
+    def issue_refresh_token(self, ttl: float | None = None) -> str:
+        """A valid refresh token, as validate-authcode hands out."""
+        return self._new_token("refresh_token", self.refresh_token_ttl if ttl is None else ttl,
+                               self._refresh)
+
+    def issue_auth_code(self) -> str:
+        """An auth code as the login redirect would carry it (single use)."""
+        return self._new_token("auth_code", self.auth_code_ttl, self._auth_codes)
+
+    def expire_tokens(self) -> None:
+        """Every access token issued so far stops working (HTTP 401, code -8)."""
+        with self._lock:
+            self._revoked.update(self._access)
+
+    def app_id_hash(self) -> str:
+        """sha256("APPID:SECRET") hex, the ``appIdHash`` the auth endpoints expect."""
+        return hashlib.sha256(f"{self.app_id}:{self.secret_id}".encode()).hexdigest()
+
+    def _check_token(self, token: str, sub: str, store: dict[str, float]) -> str | None:
+        """None if valid, else "invalid" or "expired"."""
+        claims = self._read_jwt(token)
+        if not claims or claims.get("sub") != sub or claims.get("app_id") != self.app_id:
+            return "invalid"
+        jti = claims.get("jti")
+        with self._lock:
+            if jti not in store:
+                return "invalid"
+            if jti in self._revoked or store[jti] <= time.time():
+                return "expired"
+        return None
+
+    def _authenticate(self, header: str | None) -> tuple[int, dict] | None:
+        """None when the Authorization header is good, else the 401 answer."""
+        if not header or ":" not in header:
+            return 401, _error(-16, "Could not authenticate the user")
+        app_id, token = header.split(":", 1)
+        app_id, token = app_id.strip(), token.strip()
+        if self.fixed_token and token == self.fixed_token and app_id == self.app_id:
+            return None
+        if app_id != self.app_id:
+            return 401, _error(-16, "Could not authenticate the user: app id does not match")
+        verdict = self._check_token(token, "access_token", self._access)
+        if verdict == "expired":
+            return 401, _error(-8, "Your token has expired. Please generate a token")
+        if verdict == "invalid":
+            return 401, _error(-15, "Provided token is invalid")
+        return None
+
+    # ------------------------------------------------------------------ test controls
+    def add_fault(self, path: str, kind: str, *, times: int | None = 1, **params: Any) -> None:
+        """Apply ``kind`` to the next ``times`` calls (None: all) of ``path`` ("orders/sync",
+        "quotes", ...; "*" for any path). Faults for one path queue up in order."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
+        if times is not None and times < 1:
+            raise ValueError("times must be >= 1 or None")
+        key = path.strip("/")
+        with self._lock:
+            self._faults.setdefault(key, []).append(_Fault(kind, dict(params), times))
+
+    def clear_faults(self) -> None:
+        """Drop every queued fault."""
+        with self._lock:
+            self._faults.clear()
+
+    def _take_fault(self, key: str) -> _Fault | None:
+        with self._lock:
+            for k in (key, "*"):
+                queue = self._faults.get(k)
+                if queue:
+                    fault = queue[0]
+                    if fault.remaining is not None:
+                        fault.remaining -= 1
+                        if fault.remaining <= 0:
+                            queue.pop(0)
+                    return fault
+        return None
+
+    def release_hangs(self) -> None:
+        """Wake every request held by a "hang" fault (it then closes without answering)."""
+        with self._lock:
+            event, self._hang_event = self._hang_event, threading.Event()
+        event.set()
+
+    def reject_next_order(self, message: str = "RED:Margin Shortfall", times: int = 1) -> None:
+        """The next ``times`` valid orders are rejected (code -99, status 5 in the book)."""
+        with self._lock:
+            self._rejections.extend([message] * times)
+
+    def set_ltp(self, symbol: str, price: float) -> None:
+        with self._lock:
+            self._ltp[symbol] = float(price)
+
+    def ltp(self, symbol: str) -> float:
+        """The price quotes answer for ``symbol`` (override or the deterministic default)."""
+        with self._lock:
+            if symbol in self._ltp:
+                return self._ltp[symbol]
+        info = self.symbol_info(symbol)
+        return self._default_ltp(symbol, info)
+
+    def reset(self) -> None:
+        """Forget orders, positions, calls, faults, rejections and LTP overrides; reopen the
+        market and refresh. Tokens (and the order-id sequence) are kept."""
+        with self._lock:
+            self._orders.clear()
+            self._positions.clear()
+            self._calls.clear()
+            self._faults.clear()
+            self._rejections.clear()
+            self._ltp.clear()
+            self.market_open = True
+            self.refresh_enabled = True
+        self.release_hangs()
+
+    def settle(self) -> None:
+        """Resolve every in-transit order (status 4) now, as the exchange eventually would."""
+        with self._lock:
+            for order in self._orders:
+                order.hidden_reads = 0
+                order.transit_reads = 0
+                if order.book["status"] == 4:
+                    self._execute(order)
+
+    # ------------------------------------------------------------------ observation
+    @property
+    def calls(self) -> list[Call]:
+        """Every request received so far, oldest first (a snapshot)."""
+        with self._lock:
+            return list(self._calls)
+
+    def count(self, path: str, method: str | None = None) -> int:
+        """How many requests hit ``path`` (optionally with ``method``)."""
+        key = path.strip("/")
+        with self._lock:
+            return sum(
+                1 for c in self._calls if c.path == key and (method is None or c.method == method)
+            )
+
+    @property
+    def orders(self) -> list[dict]:
+        """Every order in the book (copies), including rejected ones, in placement order."""
+        with self._lock:
+            return [copy.deepcopy(o.book) for o in self._orders]
+
+    def placed_orders(self) -> list[dict]:
+        """Orders Fyers accepted (anything but status 5 rejected)."""
+        return [o for o in self.orders if o["status"] != 5]
+
+    @property
+    def positions(self) -> list[dict]:
+        """The netPositions rows the positions endpoint would answer now."""
+        with self._lock:
+            return [self._position_row(k, v) for k, v in self._positions.items()]
+
+    # ------------------------------------------------------------------ symbols and prices
+    def symbol_info(self, symbol: str) -> _SymbolInfo | None:
+        """Kind, underlying and lot size of a Fyers ticker; None when it is not one."""
+        match = _SYMBOL_RE.match(symbol or "")
+        if not match:
+            return None
+        ticker = match.group(2)
+        if ticker.endswith("-INDEX"):
+            return _SymbolInfo("index", ticker[: -len("-INDEX")], 0, 10, 0)
+        if ticker.endswith("-EQ"):
+            return _SymbolInfo("equity", ticker[: -len("-EQ")], 1, 10, 0)
+        if match.group(1) != "NSE":
+            return None
+        for underlying in sorted(self.lot_sizes, key=len, reverse=True):
+            if not ticker.startswith(underlying):
+                continue
+            rest = ticker[len(underlying):]
+            option = _OPTION_RE.match(rest)
+            if option and float(option.group(1)) > 0:
+                return _SymbolInfo("option", underlying, int(self.lot_sizes[underlying]), 11, 14)
+            if _FUTURE_RE.match(rest):
+                return _SymbolInfo("future", underlying, int(self.lot_sizes[underlying]), 11, 11)
+        return None
+
+    @staticmethod
+    def _hash(symbol: str) -> int:
+        return int(hashlib.sha256(symbol.encode()).hexdigest()[:12], 16)
+
+    def _default_ltp(self, symbol: str, info: _SymbolInfo | None) -> float:
+        h = self._hash(symbol)
+        if info is None or info.kind == "equity":
+            return _round_tick(100 + (h % 58000) * TICK)  # 100 .. 3000
+        if info.kind == "option":
+            return _round_tick(50 + (h % 9000) * TICK)  # 50 .. 500
+        if info.kind == "index":
+            level = INDEX_LEVELS.get(info.underlying, 1000.0 + (h >> 20) % 20000)
+            return _round_tick(level + (h % 2000) * TICK)
+        level = INDEX_LEVELS.get(UNDERLYING_INDEX.get(info.underlying, ""), 10000.0)
+        return _round_tick(level + 50 + (h % 2000) * TICK)  # future: a small premium
+
+    def _fytoken(self, symbol: str, info: _SymbolInfo | None) -> str:
+        prefix = "1011" if info is not None and info.segment == 11 else "1010"
+        return prefix + str(self._hash(symbol) % 10**11).zfill(11)
+
+    def _quote(self, symbol: str) -> dict:
+        with self._lock:
+            override = self._ltp.get(symbol)
+        info = self.symbol_info(symbol)
+        if info is None and override is None:
+            return {
+                "n": symbol,
+                "s": "error",
+                "v": {"code": -300, "message": "Please provide a valid symbol",
+                      "errmsg": "Please provide a valid symbol", "symbol": symbol},
+            }
+        lp = override if override is not None else self._default_ltp(symbol, info)
+        prev = _round_tick(lp * (1 - ((self._hash(symbol) % 81) - 40) / 1000))
+        ch = round(lp - prev, 2)
+        exchange, _, ticker = symbol.partition(":")
+        return {
+            "n": symbol,
+            "s": "ok",
+            "v": {
+                "ch": ch,
+                "chp": round(ch / prev * 100, 2) if prev else 0.0,
+                "lp": lp,
+                "spread": TICK,
+                "ask": lp,
+                "bid": _round_tick(max(lp - TICK, 0)),
+                "open_price": prev,
+                "high_price": max(lp, prev),
+                "low_price": min(lp, prev),
+                "prev_close_price": prev,
+                "atp": _round_tick((lp + prev) / 2),
+                "volume": self._hash(symbol) % 5_000_000,
+                "short_name": ticker,
+                "exchange": exchange,
+                "description": symbol,
+                "original_name": symbol,
+                "symbol": symbol,
+                "fyToken": self._fytoken(symbol, info),
+                "tt": str(int(time.time())),
+            },
+        }
+
+    # ------------------------------------------------------------------ HTTP plumbing
+    def _track_connection(self, conn: socket.socket, add: bool) -> None:
+        with self._lock:
+            if add:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
+
+    @staticmethod
+    def _send(h: BaseHTTPRequestHandler, status: int, payload: dict | None,
+              headers: dict[str, str] | None = None) -> None:
+        body = b"" if payload is None else json.dumps(payload).encode()
+        try:
+            h.send_response(status)
+            if payload is not None:
+                h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(body)))
+            for name, value in (headers or {}).items():
+                h.send_header(name, value)
+            h.end_headers()
+            h.wfile.write(body)
+            h.wfile.flush()
+        except OSError:  # the client gave up (timeout); nothing to do
+            h.close_connection = True
+
+    @staticmethod
+    def _abort(h: BaseHTTPRequestHandler) -> None:
+        """Close the connection at once with a TCP reset; no HTTP answer at all."""
+        h.close_connection = True
+        conn = h.connection
+        try:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        for stream in (h.wfile, h.rfile):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        try:
+            conn.close()
+        except OSError:
+            pass
+        # http.server still flushes/closes these after the handler returns.
+        h.wfile = io.BytesIO()
+        h.rfile = io.BytesIO()
+
+    def _sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self._stopping.wait(seconds)
+
+    def _dispatch(self, h: BaseHTTPRequestHandler) -> None:
+        url = urlsplit(h.path)
+        path = url.path
+        if path.startswith("/api/v3/"):
+            base, key = "api", path[len("/api/v3/"):]
+        elif path.startswith("/data/"):
+            base, key = "data", path[len("/data/"):]
+        else:
+            base, key = "", path.lstrip("/")
+        key = key.strip("/")
+        query = {k: v[0] if len(v) == 1 else v
+                 for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        call = Call(method=h.command, path=key, query=query)
+        with self._lock:
+            self._calls.append(call)
+
+        self._sleep(self.latency)
+        fault = self._take_fault(key)
+        if fault is not None:
+            call.fault = fault.kind
+        if fault is not None and fault.kind == "reset_before":
+            self._abort(h)
+            return
+
+        raw = b""
+        length = int(h.headers.get("Content-Length") or 0)
+        if length > 0:
+            try:
+                raw = h.rfile.read(length)
+            except OSError:
+                h.close_connection = True
+                return
+        body: Any = None
+        body_ok = True
+        if raw.strip():
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body, body_ok = raw.decode("utf-8", "replace"), False
+        call.body = body
+
+        kind = fault.kind if fault is not None else None
+        params = fault.params if fault is not None else {}
+        if kind == "latency":
+            self._sleep(float(params.get("seconds", 1.0)))
+        elif kind == "status":
+            status = int(params.get("status", 503))
+            payload = params.get("body")
+            if payload is None:
+                try:
+                    phrase = HTTPStatus(status).phrase
+                except ValueError:
+                    phrase = f"HTTP {status}"
+                payload = _error(-status, phrase)
+            call.status = status
+            self._send(h, status, payload, params.get("headers"))
+            return
+        elif kind == "rate_limit":
+            retry_after = float(params.get("retry_after", 1))
+            call.status = 429
+            self._send(
+                h, 429, _error(-429, "request limit reached"),
+                {"Retry-After": str(max(1, math.ceil(retry_after))),
+                 "X-Retry-After-Ms": str(int(retry_after * 1000))},
+            )
+            return
+        elif kind == "hang":
+            if params.get("accept"):  # the order is placed, the answer never comes
+                self._route(h, base, key, body, body_ok, fault)
+            with self._lock:
+                event = self._hang_event
+            if not self._stopping.is_set():
+                event.wait(min(float(params.get("max_seconds", HANG_MAX_SECONDS)),
+                               HANG_MAX_SECONDS))
+            self._abort(h)
+            return
+
+        status, payload, headers = self._route(h, base, key, body, body_ok, fault)
+        if kind == "drop_after_accept":
+            self._abort(h)
+            return
+        call.status = status
+        self._send(h, status, payload, headers)
+
+    def _route(self, h: BaseHTTPRequestHandler, base: str, key: str, body: Any, body_ok: bool,
+               fault: _Fault | None) -> tuple[int, dict | None, dict | None]:
+        routes = {
+            ("api", "generate-authcode"): ("GET", False, self._generate_authcode),
+            ("api", "validate-authcode"): ("POST", False, self._validate_authcode),
+            ("api", "validate-refresh-token"): ("POST", False, self._validate_refresh_token),
+            ("api", "profile"): ("GET", True, self._profile),
+            ("api", "positions"): ("GET", True, self._get_positions),
+            ("api", "orders/sync"): ("POST", True, self._place_order),
+            ("api", "orders"): ("GET", True, self._orderbook),
+            ("data", "quotes"): ("GET", True, self._quotes),
+            ("data", "marketStatus"): ("GET", True, self._market_status),
+        }
+        route = routes.get((base, key))
+        if route is None:
+            path = urlsplit(h.path).path
+            return 404, _error(-404, f"No such endpoint: {h.command} {path}"), None
+        method, needs_auth, handler = route
+        if h.command != method:
+            return 405, _error(-405, f"Method {h.command} not allowed on {key}"), None
+        if needs_auth:
+            denied = self._authenticate(h.headers.get("Authorization"))
+            if denied is not None:
+                return denied[0], denied[1], None
+        if method == "POST" and not body_ok:
+            return 400, _error(-50, "Invalid request: body is not JSON"), None
+        query = {k: v[0] for k, v in parse_qs(urlsplit(h.path).query,
+                                              keep_blank_values=True).items()}
+        result = handler(query=query, body=body, fault=fault)
+        return result if len(result) == 3 else (result[0], result[1], None)
+
+    # ------------------------------------------------------------------ auth endpoints
+    def _generate_authcode(self, query: dict, **_: Any):
+        if query.get("client_id") != self.app_id:
+            return 400, _error(-352, "Please provide a valid app id")
+        redirect = query.get("redirect_uri")
+        if not redirect or (self.redirect_uri and redirect != self.redirect_uri):
+            return 400, _error(-50, "Please provide a valid redirect uri")
+        if query.get("response_type") != "code":
+            return 400, _error(-50, "Please provide a valid response type")
+        params = {"s": "ok", "code": "200", "auth_code": self.issue_auth_code(),
+                  "state": query.get("state", "")}
+        location = redirect + ("&" if "?" in redirect else "?") + urlencode(params)
+        return 302, None, {"Location": location}
+
+    def _validate_authcode(self, body: Any, **_: Any):
+        if not isinstance(body, dict) or body.get("grant_type") != "authorization_code":
+            return 400, _error(-441, "invalid grant type")
+        if not hmac.compare_digest(str(body.get("appIdHash", "")), self.app_id_hash()):
+            return 400, _error(-371, "Please provide sha256 hash of appId and app secret")
+        code = str(body.get("code") or "")
+        claims = self._read_jwt(code)
+        with self._lock:
+            jti = (claims or {}).get("jti")
+            exp = self._auth_codes.pop(jti, None) if claims and claims.get("sub") == "auth_code" \
+                else None
+        if exp is None or exp <= time.time():
+            return 400, _error(-374, "Please provide a valid authorization code")
+        return 200, {"s": "ok", "code": 200, "message": "",
+                     "access_token": self.issue_token(),
+                     "refresh_token": self.issue_refresh_token()}
+
+    def _validate_refresh_token(self, body: Any, **_: Any):
+        if not isinstance(body, dict) or body.get("grant_type") != "refresh_token":
+            return 400, _error(-441, "invalid grant type")
+        if not hmac.compare_digest(str(body.get("appIdHash", "")), self.app_id_hash()):
+            return 400, _error(-371, "Please provide sha256 hash of appId and app secret")
+        if not self.refresh_enabled:
+            return 401, _error(-17, "Refresh token sessions are not supported. Please login again")
+        verdict = self._check_token(str(body.get("refresh_token") or ""), "refresh_token",
+                                    self._refresh)
+        if verdict is not None:
+            return 401, _error(-17, "Refresh token is invalid or expired. Please login again")
+        if not hmac.compare_digest(str(body.get("pin", "")), self.pin):
+            return 400, _error(-50, "Please provide a valid pin")
+        return 200, {"s": "ok", "code": 200, "message": "", "access_token": self.issue_token()}
+
+    # ------------------------------------------------------------------ account endpoints
+    def _profile(self, **_: Any):
+        return 200, {
+            "s": "ok", "code": 200, "message": "",
+            "data": {
+                "fy_id": self.fy_id, "name": "TEST USER", "display_name": "TEST",
+                "image": None, "email_id": "txxxxxx@example.com", "PAN": "ABxxxxxx1Z",
+                "pin_change_date": "01-01-2026 10:00:00", "pwd_change_date": "01-01-2026 10:00:00",
+                "mobile_number": "98xxxxxx10", "totp": True, "pwd_to_expire": 90,
+                "ddpi_enabled": False, "mtf_enabled": False,
+            },
+        }
+
+    def _market_status(self, **_: Any):
+        nse_fo = "OPEN" if self.market_open else "CLOSED"
+        rows = [
+            (10, 10, "NORMAL", "OPEN" if self.market_open else "CLOSED"),
+            (10, 11, "NORMAL", nse_fo),
+            (10, 12, "NORMAL", "OPEN" if self.market_open else "CLOSED"),
+            (10, 10, "CALL_AUCTION2", "CLOSED"),
+            (10, 10, "AUCTION", "CLOSED"),
+            (10, 10, "ODD_LOT", "CLOSED"),
+            (11, 20, "NORMAL", "OPEN" if self.market_open else "CLOSED"),
+            (12, 10, "NORMAL", "OPEN" if self.market_open else "CLOSED"),
+            (12, 11, "NORMAL", "OPEN" if self.market_open else "CLOSED"),
+        ]
+        return 200, {
+            "s": "ok", "code": 200, "message": "",
+            "marketStatus": [{"exchange": e, "segment": s, "market_type": m, "status": st}
+                             for e, s, m, st in rows],
+        }
+
+    def _quotes(self, query: dict, **_: Any):
+        symbols = [s.strip() for s in str(query.get("symbols", "")).split(",") if s.strip()]
+        if not symbols:
+            return 400, _error(-50, "Please provide symbols")
+        if len(symbols) > MAX_QUOTE_SYMBOLS:
+            return 400, _error(-50, f"Maximum symbol limit is {MAX_QUOTE_SYMBOLS}")
+        return 200, {"s": "ok", "code": 200, "message": "",
+                     "d": [self._quote(s) for s in symbols]}
+
+    # ------------------------------------------------------------------ orders
+    def _validate_order(self, body: Any) -> tuple[dict | None, _SymbolInfo | None]:
+        """(error answer, symbol info): error is None when the order passes."""
+        def bad(message: str) -> tuple[dict, None]:
+            return _error(-50, message), None
+
+        if not isinstance(body, dict):
+            return bad("Invalid request body")
+        info = self.symbol_info(body.get("symbol") if isinstance(body.get("symbol"), str) else "")
+        if info is None or info.kind == "index":
+            return _error(-300, "Please provide a valid symbol"), None
+        qty = body.get("qty")
+        if not isinstance(qty, int) or isinstance(qty, bool) or qty <= 0:
+            return bad("Please provide a valid order quantity")
+        if qty % info.lot:
+            return bad(f"Invalid qty {qty}: quantity should be a multiple of lot size {info.lot}")
+        if body.get("type") not in (1, 2, 3, 4) or isinstance(body.get("type"), bool):
+            return bad("Please provide a valid order type")
+        if body.get("side") not in (1, -1) or isinstance(body.get("side"), bool):
+            return bad("Please provide a valid order side of either buy or sell")
+        product = body.get("productType")
+        if product not in PRODUCT_TYPES:
+            return bad("Please provide a valid product type for the order")
+        if info.kind != "equity" and product in ("CNC", "MTF"):
+            return bad(f"Product type {product} is not allowed for derivatives")
+        validity = body.get("validity", "DAY")
+        if validity not in ("DAY", "IOC"):
+            return bad("Please provide a valid order validity")
+        if not isinstance(body.get("offlineOrder", False), bool):
+            return bad("Please provide a valid order offline flag")
+        if not isinstance(body.get("isSliceOrder", False), bool):
+            return bad("Please provide a valid isSliceOrder flag")
+        disclosed = body.get("disclosedQty", 0)
+        if not isinstance(disclosed, int) or isinstance(disclosed, bool) or disclosed < 0:
+            return bad("Please provide a valid order disclosed quantity")
+        if disclosed and info.kind != "equity":
+            return bad("Disclosed quantity is allowed only for equity")
+        prices = {}
+        for name in ("limitPrice", "stopPrice", "stopLoss", "takeProfit"):
+            value = body.get(name, 0)
+            if value is None:
+                value = 0
+            if not _is_number(value) or value < 0:
+                return bad(f"Please provide a valid {name}")
+            if not _is_tick_multiple(float(value)):
+                label = {"stopLoss": "StopLoss", "takeProfit": "TakeProfit"}.get(name, name)
+                return bad(f"{label} not a multiple of tick size 0.0500")
+            prices[name] = float(value)
+        order_type = body["type"]
+        if order_type in (1, 4) and prices["limitPrice"] <= 0:
+            return bad("Please provide a valid limitPrice")
+        if order_type in (3, 4) and prices["stopPrice"] <= 0:
+            return bad("Please provide a valid stop price")
+        if product in ("CO", "BO"):
+            if validity != "DAY":
+                return bad(f"Validity should be DAY for {product} orders")
+            if prices["stopLoss"] <= 0:
+                return bad(f"Please provide a valid stop loss value (mandatory for {product})")
+            if product == "CO" and order_type not in (1, 2):
+                return bad("Only market and limit orders are allowed")
+            if product == "BO" and prices["takeProfit"] <= 0:
+                return bad("Please provide a valid target value: takeProfit is mandatory for BO")
+        if "orderTag" in body:
+            tag = body["orderTag"]
+            if product in ("CO", "BO"):
+                return bad("Order tag is not supported for BO and CO orders")
+            if (not isinstance(tag, str) or not _ORDER_TAG_RE.match(tag)
+                    or tag.lower() == "untagged" or tag.upper() == self.fy_id.upper()):
+                return bad("Invalid orderTag: 1-30 alphanumeric characters, "
+                           "not Untagged nor the client id")
+        return None, info
+
+    def _place_order(self, body: Any, fault: _Fault | None, **_: Any):
+        error, info = self._validate_order(body)
+        if error is not None:
+            return 400, error
+        assert info is not None
+        symbol = body["symbol"]
+        now = datetime.now(IST)
+        with self._lock:
+            self._order_seq += 1
+            order_id = f"{now:%y%m%d}{self._order_seq:08d}"
+            tag = body.get("orderTag")
+            book = {
+                "clientId": self.fy_id,
+                "id": order_id,
+                "id_fyers": str(uuid.uuid4()),
+                "exchOrdId": "",
+                "qty": body["qty"],
+                "remainingQuantity": body["qty"],
+                "filledQty": 0,
+                "discloseQty": body.get("disclosedQty", 0),
+                "disclosedQty": body.get("disclosedQty", 0),
+                "limitPrice": float(body.get("limitPrice") or 0),
+                "stopPrice": float(body.get("stopPrice") or 0),
+                "tradedPrice": 0.0,
+                "type": body["type"],
+                "fyToken": self._fytoken(symbol, info),
+                "exchange": 10,
+                "segment": info.segment,
+                "symbol": symbol,
+                "instrument": info.instrument,
+                "message": "",
+                "offlineOrder": bool(body.get("offlineOrder", False)),
+                "orderDateTime": now.strftime("%d-%b-%Y %H:%M:%S"),
+                "orderValidity": body.get("validity", "DAY"),
+                "pan": "",
+                "productType": body["productType"],
+                "side": body["side"],
+                "status": 4,
+                "source": "API",
+                "ex_sym": info.underlying,
+                "description": symbol,
+                "ch": 0.0,
+                "chp": 0.0,
+                "lp": self.ltp(symbol),
+                "slNo": len(self._orders) + 1,
+                "dqQtyRem": 0,
+                "orderNumStatus": f"{order_id}:4",
+                "orderTag": f"1:{tag}" if tag else "2:Untagged",
+                "takeProfit": float(body.get("takeProfit") or 0),
+                "stopLoss": float(body.get("stopLoss") or 0),
+            }
+            order = _Order(book)
+            self._orders.append(order)
+            rejection = None
+            if self._rejections:
+                rejection = self._rejections.pop(0)
+            elif not self.market_open and not book["offlineOrder"]:
+                rejection = "RED:Market is closed. Place an AMO order instead"
+            if rejection is not None:
+                self._set_status(order, 5, rejection)
+                return 400, _error(-99, rejection, id=order_id)
+            params = fault.params if fault is not None else {}
+            order.hidden_reads = int(params.get("hidden_reads", 0))
+            if fault is not None and fault.kind == "code_201":
+                order.transit_reads = int(params.get("transit_reads", 0))
+                return 200, {"s": "ok", "code": 201,
+                             "message": "Order sent to exchange, not acknowledged. "
+                                        "Please check the order book before placing again",
+                             "id": ""}
+            self._execute(order)
+        return 200, {"s": "ok", "code": 1101,
+                     "message": f"Order submitted successfully. Your Order Ref. No. {order_id}",
+                     "id": order_id}
+
+    @staticmethod
+    def _set_status(order: _Order, status: int, message: str = "") -> None:
+        order.book["status"] = status
+        order.book["orderNumStatus"] = f"{order.book['id']}:{status}"
+        if message:
+            order.book["message"] = message
+
+    def _execute(self, order: _Order) -> None:
+        """Exchange side: fill market / marketable limit orders at the LTP, else pending."""
+        book = order.book
+        ltp = self.ltp(book["symbol"])
+        book["lp"] = ltp
+        book["exchOrdId"] = book["exchOrdId"] or str(1100000000000000 + self._hash(book["id"])
+                                                     % 10**15)
+        marketable = book["type"] == 2 or (
+            book["type"] == 1
+            and (ltp <= book["limitPrice"] if book["side"] == 1 else ltp >= book["limitPrice"])
+        )
+        if book["offlineOrder"] or not marketable:
+            self._set_status(order, 6, "")
+            return
+        book["filledQty"] = book["qty"]
+        book["remainingQuantity"] = 0
+        book["tradedPrice"] = ltp
+        self._set_status(order, 2, "TRADE CONFIRMED")
+        key = (book["symbol"], book["productType"])
+        pos = self._positions.setdefault(key, {"buyQty": 0, "buyVal": 0.0,
+                                               "sellQty": 0, "sellVal": 0.0})
+        if book["side"] == 1:
+            pos["buyQty"] += book["qty"]
+            pos["buyVal"] += book["qty"] * ltp
+        else:
+            pos["sellQty"] += book["qty"]
+            pos["sellVal"] += book["qty"] * ltp
+
+    def _orderbook(self, query: dict, **_: Any):
+        order_id = query.get("id")
+        tag = query.get("order_tag")
+        rows = []
+        with self._lock:
+            for order in self._orders:
+                if order.hidden_reads > 0:
+                    order.hidden_reads -= 1
+                    continue
+                if order.book["status"] == 4:
+                    if order.transit_reads > 0:
+                        order.transit_reads -= 1
+                    else:
+                        self._execute(order)
+                rows.append(copy.deepcopy(order.book))
+        if order_id is not None:
+            rows = [r for r in rows if r["id"] == order_id]
+            if not rows:
+                return 400, _error(-51, "Invalid order id")
+        if tag is not None:
+            wanted = {tag, f"1:{tag}"}
+            rows = [r for r in rows if r["orderTag"] in wanted]
+        return 200, {"s": "ok", "code": 200, "message": "", "orderBook": rows}
+
+    def _position_row(self, key: tuple[str, str], pos: dict) -> dict:
+        symbol, product = key
+        info = self.symbol_info(symbol)
+        buy_qty, sell_qty = pos["buyQty"], pos["sellQty"]
+        buy_avg = round(pos["buyVal"] / buy_qty, 2) if buy_qty else 0.0
+        sell_avg = round(pos["sellVal"] / sell_qty, 2) if sell_qty else 0.0
+        net = buy_qty - sell_qty
+        net_avg = buy_avg if net > 0 else sell_avg if net < 0 else 0.0
+        ltp = self.ltp(symbol)
+        realized = round(min(buy_qty, sell_qty) * (sell_avg - buy_avg), 2) + 0.0  # no -0.0
+        unrealized = round(net * (ltp - net_avg), 2) + 0.0 if net else 0.0
+        return {
+            "symbol": symbol,
+            "id": f"{symbol}-{product}",
+            "netQty": net,
+            "qty": abs(net),
+            "avgPrice": net_avg,
+            "netAvg": net_avg,
+            "side": 1 if net > 0 else -1 if net < 0 else 0,
+            "productType": product,
+            "realized_profit": realized,
+            "unrealized_profit": unrealized,
+            "pl": round(realized + unrealized, 2),
+            "ltp": ltp,
+            "buyQty": buy_qty,
+            "buyAvg": buy_avg,
+            "buyVal": round(pos["buyVal"], 2),
+            "sellQty": sell_qty,
+            "sellAvg": sell_avg,
+            "sellVal": round(pos["sellVal"], 2),
+            "slNo": 0,
+            "fyToken": self._fytoken(symbol, info),
+            "crossCurrency": "N",
+            "rbiRefRate": 1.0,
+            "qtyMulti_com": 1.0,
+            "segment": info.segment if info else 11,
+            "exchange": 10,
+            "cfBuyQty": 0,
+            "cfSellQty": 0,
+            "dayBuyQty": buy_qty,
+            "daySellQty": sell_qty,
+        }
+
+    def _get_positions(self, **_: Any):
+        with self._lock:
+            rows = [self._position_row(k, v) for k, v in self._positions.items()]
+        overall = {
+            "count_total": len(rows),
+            "count_open": sum(1 for r in rows if r["netQty"]),
+            "pl_total": round(sum(r["pl"] for r in rows), 2),
+            "pl_realized": round(sum(r["realized_profit"] for r in rows), 2),
+            "pl_unrealized": round(sum(r["unrealized_profit"] for r in rows), 2),
+        }
+        return 200, {"s": "ok", "code": 200, "message": "", "netPositions": rows,
+                     "overall": overall}
+
+
+# ---------------------------------------------------------------------- command line
+def main(argv: list[str] | None = None) -> int:
+    """Serve on the command line until SIGTERM/SIGINT."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.fakes.fake_fyers",
+        description="Fake Fyers API v3 server for local runs and benchmarks.",
+    )
+    parser.add_argument("--host", default=os.environ.get("FAKE_FYERS_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("FAKE_FYERS_PORT", "9000")))
+    parser.add_argument("--latency", type=float,
+                        default=float(os.environ.get("FAKE_FYERS_LATENCY", "0")),
+                        help="seconds added to every request")
+    parser.add_argument("--token", default=os.environ.get("FAKE_FYERS_TOKEN"),
+                        help="an access token that is always valid (env FAKE_FYERS_TOKEN)")
+    parser.add_argument("--app-id", default=os.environ.get("FAKE_FYERS_APP_ID", "TESTAPP-100"))
+    parser.add_argument("--secret-id",
+                        default=os.environ.get("FAKE_FYERS_SECRET_ID", "TESTSECRET"))
+    parser.add_argument("--pin", default=os.environ.get("FAKE_FYERS_PIN", "1234"))
+    parser.add_argument("--redirect-uri", default=os.environ.get("FAKE_FYERS_REDIRECT_URI"))
+    parser.add_argument("--market-closed", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    args = parser.parse_args(argv)
+
+    fake = FakeFyers(app_id=args.app_id, secret_id=args.secret_id, pin=args.pin,
+                     host=args.host, port=args.port, redirect_uri=args.redirect_uri,
+                     fixed_token=args.token, latency=args.latency, verbose=args.verbose)
+    fake.market_open = not args.market_closed
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    fake.start()
+    token = args.token or fake.issue_token()
+    print(f"api_base={fake.api_base}", flush=True)
+    print(f"data_base={fake.data_base}", flush=True)
+    print(f"app_id={fake.app_id}", flush=True)
+    print(f"token={token}", flush=True)
+    try:
+        while not stop.wait(0.2):
+            pass
+    finally:
+        fake.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
