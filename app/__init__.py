@@ -13,7 +13,7 @@ def create_app(settings=None, services=None) -> Flask:
     """Build the Flask app; with no arguments, settings come from the environment and `.env`."""
     from app.bootstrap import bootstrap
     from app.settings import Settings
-    from app.web import errors, health, webhook
+    from app.web import auth, errors, health, orders, webhook
 
     if services is None:
         if settings is None:
@@ -29,4 +29,6 @@ def create_app(settings=None, services=None) -> Flask:
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(webhook.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(orders.bp)
     return app

@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass
 
 from app.adapters.local_state import LocalStateStore
+from app.adapters.pacer import Pacer
 from app.adapters.paper_broker import PaperBroker
 from app.adapters.symbol_master import load_symbol_master
 from app.domain.contracts import IST, SymbolMaster
@@ -14,6 +15,10 @@ from app.ports import Broker, Clock, StateStore
 from app.services.alerts import AlertRules, AlertService
 from app.services.idempotency import IdempotencyLedger
 from app.services.journal import Journal
+from app.services.login import LoginService
+from app.services.placement import OrderPlacer
+from app.services.reconcile import Reconciler
+from app.services.tokens import TokenManager
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -29,6 +34,8 @@ class Services:
     masters: "MasterHolder"
     journal: Journal
     alerts: AlertService
+    reconciler: Reconciler
+    login: LoginService | None  # None on the paper broker: no login there
 
 
 class MasterHolder:
@@ -63,9 +70,12 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
     """Build the adapters the settings ask for and wire the services."""
     clock = clock or Clock()
     store: StateStore = LocalStateStore(f"{settings.state_dir}/state")
-    broker: Broker = PaperBroker()
+    broker, login = _broker(settings, store, clock)
     masters = MasterHolder(load_master(settings, clock))
     journal = Journal(store, clock)
+    ledger = IdempotencyLedger(store, clock, settings.idempotency_ttl_seconds)
+    placer = OrderPlacer(broker, clock.now)
+    reconciler = Reconciler(store, ledger, journal, placer, clock)
     rules = AlertRules(
         webhook_secret=settings.webhook_secret_token,
         max_lots=settings.webhook_max_qty,
@@ -76,14 +86,28 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
         deadline_seconds=settings.alert_deadline_seconds,
     )
     alerts = AlertService(
-        rules,
-        broker,
-        masters.current,
-        IdempotencyLedger(store, clock, settings.idempotency_ttl_seconds),
-        journal,
-        clock,
+        rules, broker, masters.current, ledger, journal, clock, placer, reconciler
     )
-    return Services(settings, clock, store, broker, masters, journal, alerts)
+    return Services(settings, clock, store, broker, masters, journal, alerts, reconciler, login)
+
+
+def _broker(settings: Settings, store: StateStore, clock: Clock) -> tuple[Broker, LoginService | None]:
+    """The paper broker, or Fyers with its token manager and login flow."""
+    if settings.broker == "paper":
+        return PaperBroker(), None
+    from app.adapters.fyers_auth import FyersAuth
+    from app.adapters.fyers_broker import FyersBroker, point_sdk_at
+
+    point_sdk_at(settings.fyers_api_base_url, settings.fyers_data_base_url)
+    tokens = TokenManager(store, clock, settings.gcs_tokens_file)
+    auth = FyersAuth(
+        settings.fyers_app_id,
+        settings.fyers_secret_id,
+        settings.fyers_redirect_uri,
+        settings.fyers_api_base_url,
+    )
+    login = LoginService(tokens, auth, settings.fyers_pin, settings.fyers_auth_code)
+    return FyersBroker(settings.fyers_app_id, tokens, Pacer()), login
 
 
 def _source_name(settings: Settings) -> str:

@@ -36,9 +36,9 @@ class Broker(ABC):
 
     @abstractmethod
     def find_order(
-        self, deadline: Deadline, *, tag: str | None = None, order_id: str | None = None
+        self, order: OrderRequest, since: datetime, deadline: Deadline
     ) -> BrokerOrder | None:
-        """Look an order up in today's order book by its tag or id."""
+        """Look `order` up in today's book: by its tag, or (CO/BO) by contract, side, qty, time."""
 
     @abstractmethod
     def readiness(self) -> tuple[bool, str]:

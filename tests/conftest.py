@@ -63,3 +63,76 @@ def app(services):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+# -- Fyers: the real SDK against the fake Fyers server ------------------------------------
+
+ADMIN = "admin-test-token"
+APP_ID = "TESTAPP-100"
+APP_SECRET = "TESTSECRET-abcdef"
+PIN = "4321"
+REDIRECT_URI = "https://bridge.test/auth/callback"
+
+
+@pytest.fixture
+def fake_fyers():
+    from tests.fakes.fake_fyers import FakeFyers
+
+    fake = FakeFyers(app_id=APP_ID, secret_id=APP_SECRET, pin=PIN, redirect_uri=REDIRECT_URI)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fyers_settings(tmp_path, fake_fyers):
+    return Settings(
+        broker="fyers",
+        webhook_secret_token=SECRET,
+        admin_token=ADMIN,
+        fyers_app_id=APP_ID,
+        fyers_secret_id=APP_SECRET,
+        fyers_redirect_uri=REDIRECT_URI,
+        fyers_pin=PIN,
+        fyers_api_base_url=fake_fyers.api_base,
+        fyers_data_base_url=fake_fyers.data_base,
+        symbol_master_url="synthetic",
+        state_dir=str(tmp_path / "var"),
+    )
+
+
+@pytest.fixture
+def fyers_services(fyers_settings, clock):
+    services = bootstrap(fyers_settings, clock)
+    yield services
+    services.broker.close()
+
+
+@pytest.fixture
+def fyers_client(fyers_services):
+    return create_app(services=fyers_services).test_client()
+
+
+def admin_headers():
+    return {"Authorization": f"Bearer {ADMIN}"}
+
+
+def browser_login(client, fake):
+    """The operator's daily login: auth URL, Fyers's page, the redirect to our callback."""
+    import urllib.parse
+
+    import requests
+
+    login_url = client.get("/auth-url", headers=admin_headers()).json["login_url"]
+    at_fyers = requests.get(login_url, allow_redirects=False, timeout=5)
+    assert at_fyers.status_code == 302
+    location = urllib.parse.urlsplit(at_fyers.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT_URI
+    return client.get(f"/auth/callback?{location.query}")
+
+
+@pytest.fixture
+def logged_in(fyers_client, fake_fyers):
+    response = browser_login(fyers_client, fake_fyers)
+    assert response.status_code == 200, response.text
+    return fyers_client

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import threading
+from datetime import datetime
 from decimal import Decimal
 from typing import Sequence
 
@@ -73,13 +74,20 @@ class PaperBroker(Broker):
         return PlacedOrder(order_id=order_id, message="filled on the paper broker")
 
     def find_order(
-        self, deadline: Deadline, *, tag: str | None = None, order_id: str | None = None
+        self, order: OrderRequest, since: datetime, deadline: Deadline
     ) -> BrokerOrder | None:
-        """The order with this tag or id, if any."""
+        """The order with this tag, or the same contract, side, qty and product if untagged."""
         with self._lock:
-            for order in self._orders:
-                if (tag and order.tag == tag) or (order_id and order.order_id == order_id):
-                    return order
+            for placed in self._orders:
+                if order.tag and placed.tag == order.tag:
+                    return placed
+                if not order.tag and (placed.symbol, placed.qty, placed.side, placed.product_type) == (
+                    order.symbol,
+                    order.qty,
+                    order.side,
+                    order.product_type,
+                ):
+                    return placed
         return None
 
     def readiness(self) -> tuple[bool, str]:

@@ -53,6 +53,7 @@ class BrokerOrder:
     product_type: str
     tag: str | None
     status: str  # traded, pending, transit, rejected, cancelled, expired
+    message: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,3 +68,31 @@ class Position:
 def order_tag(idempotency_key: str) -> str:
     """A Fyers-safe order tag (alphanumeric, at most 30 characters) fixed by the alert's key."""
     return "TV" + hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:24]
+
+
+def order_as_dict(order: OrderRequest) -> dict:
+    """A JSON-ready copy of an order request, for the state store."""
+    return {
+        "symbol": order.symbol,
+        "qty": order.qty,
+        "side": int(order.side),
+        "product_type": order.product_type,
+        "tag": order.tag,
+        "stop_loss_points": str(order.stop_loss_points) if order.stop_loss_points else None,
+        "take_profit_points": str(order.take_profit_points) if order.take_profit_points else None,
+        "order_type": order.order_type,
+    }
+
+
+def order_from_dict(data: dict) -> OrderRequest:
+    """The order request stored by `order_as_dict`."""
+    return OrderRequest(
+        symbol=data["symbol"],
+        qty=int(data["qty"]),
+        side=Side(int(data["side"])),
+        product_type=data["product_type"],
+        tag=data.get("tag"),
+        stop_loss_points=Decimal(data["stop_loss_points"]) if data.get("stop_loss_points") else None,
+        take_profit_points=Decimal(data["take_profit_points"]) if data.get("take_profit_points") else None,
+        order_type=int(data.get("order_type", MARKET)),
+    )

@@ -27,6 +27,8 @@ from app.domain.pricing import Exits, price_exits
 from app.ports import Broker, Clock
 from app.services.idempotency import Claim, IdempotencyLedger, Replay
 from app.services.journal import Journal
+from app.services.placement import OrderPlacer
+from app.services.reconcile import Reconciler
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,8 @@ class AlertService:
         ledger: IdempotencyLedger,
         journal: Journal,
         clock: Clock,
+        placer: OrderPlacer,
+        reconciler: Reconciler,
     ):
         self.rules = rules
         self.broker = broker
@@ -74,6 +78,8 @@ class AlertService:
         self.ledger = ledger
         self.journal = journal
         self.clock = clock
+        self.placer = placer
+        self.reconciler = reconciler
 
     def execute(self, raw_body: bytes, header_key: str | None = None) -> Answer:
         """Run one alert end to end and return the answer for the caller."""
@@ -96,8 +102,7 @@ class AlertService:
             if alert.idempotency_key is not None:
                 claimed = self.ledger.claim(alert.idempotency_key, alert_id)
                 if isinstance(claimed, Replay):
-                    entry["outcome"] = "replayed"
-                    answer = Answer(claimed.status, claimed.body, {"Idempotent-Replayed": "true"})
+                    answer = self._replay(claimed, deadline, entry)
                     return answer
                 claim = claimed
             answer = self._execute(alert, alert_id, deadline, entry)
@@ -115,6 +120,16 @@ class AlertService:
                 self._settle(claim, answer, entry)
             self.journal.record(entry)
         return answer
+
+    def _replay(self, stored: Replay, deadline: Deadline, entry: dict[str, Any]) -> Answer:
+        """The stored answer; a pending one is first checked against the order book."""
+        entry["outcome"] = "replayed"
+        if stored.status == 202 and stored.body.get("alert_id"):
+            settled = self.reconciler.settle(stored.body["alert_id"], deadline)
+            if settled is not None:
+                entry["outcome"] = "replayed_settled"
+                return Answer(settled.status, settled.body, {"Idempotent-Replayed": "true"})
+        return Answer(stored.status, stored.body, {"Idempotent-Replayed": "true"})
 
     def _authenticate(self, payload: dict[str, Any]) -> None:
         token = payload.get("token")
@@ -136,12 +151,15 @@ class AlertService:
             "tag": decision.order.tag,
         }
         entry["order_attempted"] = True
+        since = self.clock.now()
         try:
-            placed = self.broker.place_order(decision.order, deadline)
+            placed = self.placer.place(decision.order, deadline)
         except OrderOutcomeUnknown as unknown:
             entry["outcome"] = "pending"
             entry["broker"] = {"message": unknown.message}
-            return Answer(202, self._order_body("pending", alert, alert_id, decision, None, unknown.message))
+            body = self._order_body("pending", alert, alert_id, decision, None, unknown.message)
+            self.reconciler.record(alert_id, alert.idempotency_key, decision.order, since, body)
+            return Answer(202, body)
         entry["outcome"] = "placed"
         entry["broker"] = {"order_id": placed.order_id, "message": placed.message}
         return Answer(200, self._order_body("placed", alert, alert_id, decision, placed, placed.message))

@@ -39,7 +39,7 @@ class IdempotencyLedger:
 
     def claim(self, key: str, alert_id: str) -> Claim | Replay:
         """Own the key, or get its stored answer; AlertInFlight while another request owns it."""
-        document = "idempotency/" + hashlib.sha256(key.encode("utf-8")).hexdigest() + ".json"
+        document = self._document(key)
         for _ in range(_MAX_CLAIM_ATTEMPTS):
             now = self._clock.now().timestamp()
             record = {"state": "in_flight", "alert_id": alert_id, "claimed_at": now}
@@ -78,6 +78,19 @@ class IdempotencyLedger:
             claim.generation,
         )
 
+    def amend(self, key: str, status: int, body: dict[str, Any]) -> bool:
+        """Replace a final answer (a pending order settled later); False if it changed meanwhile."""
+        document = self._document(key)
+        current = self._store.get(document)
+        if current is None or current.data.get("state") != "done":
+            return False
+        amended = {**current.data, "status": status, "body": body}
+        return self._store.replace(document, amended, current.generation) is not None
+
     def release(self, claim: Claim) -> None:
         """Give the key up so that a resend is processed afresh."""
         self._store.delete(claim.document, claim.generation)
+
+    @staticmethod
+    def _document(key: str) -> str:
+        return "idempotency/" + hashlib.sha256(key.encode("utf-8")).hexdigest() + ".json"

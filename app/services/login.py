@@ -1,0 +1,68 @@
+"""The daily Fyers login: a link to Fyers, the callback, a manual code, and a best-effort refresh."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from app.deadline import Deadline
+from app.domain.errors import BrokerUnavailable, InvalidAlert, LoginRequired, Unexecutable
+from app.services.tokens import TokenManager, TokenStatus
+
+if TYPE_CHECKING:  # the adapter is wired in by bootstrap; this module only calls it
+    from app.adapters.fyers_auth import FyersAuth
+
+log = logging.getLogger(__name__)
+
+LOGIN_DEADLINE = 10.0  # seconds: an operator action, not an alert
+
+
+class LoginService:
+    """Turns the operator's login into a stored Fyers session shared by every instance."""
+
+    def __init__(self, tokens: TokenManager, auth: "FyersAuth", pin: str | None, auth_code: str | None):
+        self.tokens = tokens
+        self._auth = auth
+        self._pin = pin
+        self._configured_code = auth_code
+
+    def login_url(self) -> str:
+        """A Fyers login link with a fresh single-use state."""
+        return self._auth.login_url(self.tokens.new_login_state())
+
+    def complete(self, state: Any, auth_code: Any) -> TokenStatus:
+        """The callback: check the state once, then exchange the code for tokens."""
+        self.tokens.consume_login_state(state)
+        return self._exchange(auth_code, "login")
+
+    def generate(self, auth_code: Any = None) -> TokenStatus:
+        """Exchange an auth code given by the operator (or FYERS_AUTH_CODE)."""
+        return self._exchange(auth_code or self._configured_code, "auth code")
+
+    def refresh(self) -> dict[str, Any]:
+        """Try the refresh token with the PIN; otherwise say a login is needed, with the link."""
+        refresh_token = self.tokens.refresh_token()
+        reason = "no refresh token is stored"
+        if refresh_token and not self._pin:
+            reason = "FYERS_PIN is not set"
+        elif refresh_token:
+            try:
+                access = self._auth.refresh(refresh_token, self._pin, Deadline(LOGIN_DEADLINE))
+                status = self.tokens.save(access, None, "refresh")
+                log.info("Fyers token refreshed", extra={"event": "token_refreshed"})
+                return {"status": "refreshed", **status.as_dict()}
+            except (LoginRequired, Unexecutable) as refused:
+                reason = refused.message
+            except BrokerUnavailable as unreachable:
+                log.warning("Fyers token refresh failed", extra={"event": "token_refresh_error"})
+                reason = unreachable.message
+        log.warning("Fyers login required: %s", reason, extra={"event": "login_required"})
+        return {"status": "login_required", "reason": reason, "login_url": self.login_url()}
+
+    def _exchange(self, auth_code: Any, source: str) -> TokenStatus:
+        if not isinstance(auth_code, str) or not 4 <= len(auth_code) <= 4096:
+            raise InvalidAlert("auth_code", "auth_code is missing or malformed")
+        access, refresh = self._auth.exchange_code(auth_code, Deadline(LOGIN_DEADLINE))
+        status = self.tokens.save(access, refresh, source)
+        log.info("Fyers login stored", extra={"event": "token_refreshed"})
+        return status

@@ -1,0 +1,115 @@
+"""Pending orders: alerts answered 202 because the broker's outcome was unknown at the deadline.
+
+Each is recorded, and settled later from the order book, never by sending again: on the next
+resend of its key, or when the operator (or a Scheduler job) calls POST /reconcile. An order
+the book still does not show after `GIVE_UP_AFTER` is declared not placed: placing it that
+late would be a surprise order, so the trader is told instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from app.answers import Answer
+from app.deadline import Deadline
+from app.domain.errors import BrokerUnavailable, OrderRejected
+from app.domain.orders import OrderRequest, order_as_dict, order_from_dict
+from app.ports import Clock, StateStore
+from app.services.idempotency import IdempotencyLedger
+from app.services.journal import Journal
+from app.services.placement import OrderPlacer
+
+log = logging.getLogger(__name__)
+
+GIVE_UP_AFTER = 10 * 60  # seconds after which an order the book never showed is not placed
+
+
+class Reconciler:
+    """Records pending orders and settles them from the broker's order book."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        ledger: IdempotencyLedger,
+        journal: Journal,
+        placer: OrderPlacer,
+        clock: Clock,
+    ):
+        self._store = store
+        self._ledger = ledger
+        self._journal = journal
+        self._placer = placer
+        self._clock = clock
+
+    def record(
+        self, alert_id: str, key: str | None, order: OrderRequest, since: datetime, body: dict
+    ) -> None:
+        """Remember a pending order until the book settles it."""
+        self._store.create(
+            self._document(alert_id),
+            {
+                "alert_id": alert_id,
+                "idempotency_key": key,
+                "order": order_as_dict(order),
+                "since": since.isoformat(),
+                "answer": body,
+            },
+        )
+
+    def settle(self, alert_id: str, deadline: Deadline) -> Answer | None:
+        """Look the pending order up once; its final answer if the book settled it."""
+        found = self._store.get(self._document(alert_id))
+        if found is None:
+            return None
+        pending = found.data
+        order = order_from_dict(pending["order"])
+        since = datetime.fromisoformat(pending["since"])
+        answer = dict(pending["answer"])
+        try:
+            placed = self._placer.look_up(order, since, deadline)
+        except OrderRejected as rejected:
+            return self._finish(found, pending, Answer(422, {**answer, "status": "rejected", "message": rejected.message}), "rejected")
+        except BrokerUnavailable:
+            return None
+        if placed is not None:
+            body = {**answer, "status": "placed", "order_id": placed.order_id, "message": "found in the order book after the outcome was unknown"}
+            return self._finish(found, pending, Answer(200, body), "reconciled")
+        if (self._clock.now() - since).total_seconds() > GIVE_UP_AFTER:
+            body = {**answer, "status": "not_placed", "message": "the order never reached the order book; it was not sent again"}
+            return self._finish(found, pending, Answer(422, body), "not_placed")
+        return None
+
+    def settle_all(self, deadline: Deadline) -> list[dict[str, Any]]:
+        """Settle every pending order the deadline leaves time for."""
+        results = []
+        for document in self._store.list("pending/"):
+            if deadline.remaining() < 0.5:
+                break
+            alert_id = document.rsplit("/", 1)[-1].removesuffix(".json")
+            answer = self.settle(alert_id, deadline)
+            results.append(
+                {"alert_id": alert_id, "status": answer.body["status"] if answer else "pending"}
+            )
+        return results
+
+    def _finish(self, found, pending: dict[str, Any], answer: Answer, outcome: str) -> Answer:
+        if pending.get("idempotency_key"):
+            self._ledger.amend(pending["idempotency_key"], answer.status, answer.body)
+        if self._store.delete(self._document(pending["alert_id"]), found.generation):
+            self._journal.record(
+                {
+                    "alert_id": pending["alert_id"],
+                    "outcome": outcome,
+                    "status": answer.status,
+                    "idempotency_key": pending.get("idempotency_key"),
+                    "broker": {"order_id": answer.body.get("order_id"), "message": answer.body.get("message")},
+                }
+            )
+            log.info("pending order settled", extra={"event": f"order_{outcome}", "alert_id": pending["alert_id"]})
+        return answer
+
+    @staticmethod
+    def _document(alert_id: str) -> str:
+        return f"pending/{alert_id}.json"

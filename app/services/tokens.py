@@ -1,0 +1,180 @@
+"""The Fyers session: tokens kept in the state store, login states, and when a login is needed."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from app.domain.errors import InvalidAlert, LoginRequired
+from app.ports import Clock, StateStore
+
+_LOGIN_STATE_TTL = 15 * 60  # seconds a login link stays usable
+_CACHE_SECONDS = 2.0  # how stale an instance's view of the token may be
+
+
+@dataclass(frozen=True)
+class TokenStatus:
+    """What the operator may see about the session: never the tokens themselves."""
+
+    logged_in: bool
+    expires_at: datetime | None
+    reason: str
+    can_refresh: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready view."""
+        return {
+            "logged_in": self.logged_in,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "reason": self.reason,
+            "can_refresh": self.can_refresh,
+        }
+
+
+def jwt_expiry(token: str) -> float | None:
+    """The `exp` claim of a JWT (epoch seconds), read without verifying the signature."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return float(claims["exp"])
+    except (IndexError, ValueError, KeyError, TypeError, binascii.Error):
+        return None
+
+
+class TokenManager:
+    """Reads and writes the session document with compare-and-swap; caches it briefly."""
+
+    def __init__(self, store: StateStore, clock: Clock, document: str):
+        self._store = store
+        self._clock = clock
+        self._document = document
+        self._lock = threading.Lock()
+        self._cached: tuple[float, dict[str, Any] | None] = (-1e9, None)
+
+    def access_token(self) -> str:
+        """The current access token; LoginRequired when there is none that is usable."""
+        session = self._session()
+        status = self._status_of(session)
+        if not status.logged_in:
+            raise LoginRequired(f"Fyers login required: {status.reason}")
+        return session["access_token"]
+
+    def status(self) -> TokenStatus:
+        """Whether a usable session exists, until when, and why not."""
+        return self._status_of(self._session())
+
+    def refresh_token(self) -> str | None:
+        """The stored refresh token, if one is still unexpired."""
+        session = self._session(fresh=True)
+        if not session or not session.get("refresh_token"):
+            return None
+        refresh_expires = jwt_expiry(session["refresh_token"])
+        if refresh_expires is not None and refresh_expires <= self._now():
+            return None
+        return session["refresh_token"]
+
+    def save(self, access_token: str, refresh_token: str | None, source: str) -> TokenStatus:
+        """Store a new session (a login or a refresh), replacing whatever was there."""
+        expires_at = jwt_expiry(access_token)
+        if expires_at is None:
+            raise LoginRequired("Fyers returned an access token without an expiry")
+        current = self._store.get(self._document)
+        document = {
+            "access_token": access_token,
+            "refresh_token": refresh_token
+            or (current.data.get("refresh_token") if current else None),
+            "expires_at": expires_at,
+            "saved_at": self._now(),
+            "source": source,
+            "valid": True,
+        }
+        # Each attempt reads the generation it replaces: two logins at once both succeed,
+        # the later one wins, and neither half-overwrites the other.
+        for _ in range(5):
+            if current is None:
+                if self._store.create(self._document, document) is not None:
+                    break
+            elif self._store.replace(self._document, document, current.generation) is not None:
+                break
+            current = self._store.get(self._document)
+        else:
+            raise LoginRequired("could not store the new Fyers session: too many concurrent writers")
+        self._remember(document)
+        return self._status_of(document)
+
+    def mark_invalid(self, access_token: str, reason: str) -> None:
+        """Fyers refused this token: no call uses it again until the next login."""
+        for _ in range(5):
+            current = self._store.get(self._document)
+            if current is None or current.data.get("access_token") != access_token:
+                break  # a newer login already replaced it
+            if not current.data.get("valid", True):
+                break
+            document = {**current.data, "valid": False, "invalid_reason": reason}
+            if self._store.replace(self._document, document, current.generation) is not None:
+                self._remember(document)
+                return
+        self._forget()
+
+    def new_login_state(self) -> str:
+        """A single-use random `state` for the Fyers login URL."""
+        state = secrets.token_urlsafe(24)
+        self._store.create(
+            self._state_key(state), {"expires_at": self._now() + _LOGIN_STATE_TTL}
+        )
+        return state
+
+    def consume_login_state(self, state: Any) -> None:
+        """Accept a `state` once; a forged, expired or reused one is refused."""
+        if not isinstance(state, str) or not 8 <= len(state) <= 128:
+            raise InvalidAlert("state", "the login state is missing or malformed: start the login again")
+        found = self._store.get(self._state_key(state))
+        if found is None or not self._store.delete(self._state_key(state), found.generation):
+            raise InvalidAlert("state", "this login link is unknown or was already used: start the login again")
+        if found.data["expires_at"] <= self._now():
+            raise InvalidAlert("state", "this login link has expired: start the login again")
+
+    def _status_of(self, session: dict[str, Any] | None) -> TokenStatus:
+        if not session or not session.get("access_token"):
+            return TokenStatus(False, None, "no Fyers session yet: log in", False)
+        expires = datetime.fromtimestamp(session["expires_at"], timezone.utc)
+        can_refresh = bool(session.get("refresh_token"))
+        if not session.get("valid", True):
+            reason = f"Fyers refused the token ({session.get('invalid_reason', 'invalid')})"
+            return TokenStatus(False, expires, reason, can_refresh)
+        if session["expires_at"] <= self._now():
+            return TokenStatus(False, expires, "the Fyers session has expired", can_refresh)
+        return TokenStatus(True, expires, "logged in", can_refresh)
+
+    def _session(self, fresh: bool = False) -> dict[str, Any] | None:
+        with self._lock:
+            read_at, session = self._cached
+            if not fresh and time.monotonic() - read_at < _CACHE_SECONDS:
+                return session
+        found = self._store.get(self._document)
+        session = found.data if found else None
+        self._remember(session)
+        return session
+
+    def _remember(self, session: dict[str, Any] | None) -> None:
+        with self._lock:
+            self._cached = (time.monotonic(), session)
+
+    def _forget(self) -> None:
+        with self._lock:
+            self._cached = (-1e9, None)
+
+    def _now(self) -> float:
+        return self._clock.now().timestamp()
+
+    @staticmethod
+    def _state_key(state: str) -> str:
+        return "auth/states/" + hashlib.sha256(state.encode("utf-8")).hexdigest() + ".json"
