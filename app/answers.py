@@ -14,6 +14,7 @@ _STATUS_BY_ERROR: list[tuple[type[errors.BridgeError], int]] = [
     (errors.PayloadTooLarge, 413),
     (errors.Unexecutable, 422),
     (errors.BrokerUnavailable, 503),
+    (errors.StateUnavailable, 503),
 ]
 
 

@@ -69,11 +69,13 @@ def load_master(settings: Settings, clock: Clock) -> SymbolMaster:
 def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
     """Build the adapters the settings ask for and wire the services."""
     clock = clock or Clock()
-    store: StateStore = LocalStateStore(f"{settings.state_dir}/state")
+    store = _state_store(settings)
     broker, login = _broker(settings, store, clock)
     masters = MasterHolder(load_master(settings, clock))
     journal = Journal(store, clock)
-    ledger = IdempotencyLedger(store, clock, settings.idempotency_ttl_seconds)
+    ledger = IdempotencyLedger(
+        store, clock, settings.idempotency_ttl_seconds, settings.claim_lease_seconds
+    )
     placer = OrderPlacer(broker, clock.now)
     reconciler = Reconciler(store, ledger, journal, placer, clock)
     rules = AlertRules(
@@ -84,11 +86,21 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
         default_product_type=settings.default_product_type,
         attach_sl_tp=settings.attach_sl_tp,
         deadline_seconds=settings.alert_deadline_seconds,
+        duplicate_window_seconds=settings.duplicate_window_seconds,
     )
     alerts = AlertService(
         rules, broker, masters.current, ledger, journal, clock, placer, reconciler
     )
     return Services(settings, clock, store, broker, masters, journal, alerts, reconciler, login)
+
+
+def _state_store(settings: Settings) -> StateStore:
+    """GCS when a bucket is configured (shared by every instance), else local files."""
+    if settings.gcs_bucket_name:
+        from app.adapters.gcs_state import GcsStateStore
+
+        return GcsStateStore(settings.gcs_bucket_name)
+    return LocalStateStore(f"{settings.state_dir}/state")
 
 
 def _broker(settings: Settings, store: StateStore, clock: Clock) -> tuple[Broker, LoginService | None]:

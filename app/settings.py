@@ -37,6 +37,8 @@ class Settings:
     gcs_bucket_name: str | None = None
     gcs_tokens_file: str = "tokens/tokens.json"
     idempotency_ttl_seconds: int = 86400
+    duplicate_window_seconds: int = 60
+    claim_lease_seconds: float = 5.0
     webhook_max_qty: int = 1
     sl_percent: Decimal = Decimal("15")
     tp_percent: Decimal = Decimal("25")
@@ -111,6 +113,10 @@ class Settings:
             gcs_bucket_name=env.text("GCS_BUCKET_NAME"),
             gcs_tokens_file=env.text("GCS_TOKENS_FILE") or cls.gcs_tokens_file,
             idempotency_ttl_seconds=env.integer("IDEMPOTENCY_TTL_SECONDS", 86400, minimum=60),
+            duplicate_window_seconds=env.integer(
+                "DUPLICATE_WINDOW_SECONDS", 60, minimum=1, maximum=86400
+            ),
+            claim_lease_seconds=env.number("CLAIM_LEASE_SECONDS", 5.0, 3.5, 600.0),
             webhook_max_qty=env.integer("WEBHOOK_MAX_QTY", 1, minimum=1),
             sl_percent=env.percent("SL_PERCENT", Decimal("15")),
             tp_percent=env.percent("TP_PERCENT", Decimal("25")),

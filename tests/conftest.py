@@ -136,3 +136,26 @@ def logged_in(fyers_client, fake_fyers):
     response = browser_login(fyers_client, fake_fyers)
     assert response.status_code == 200, response.text
     return fyers_client
+
+
+# -- Google Cloud Storage: the real client against fake-gcs-server -------------------------
+
+
+@pytest.fixture(scope="session")
+def fake_gcs():
+    from tests.fakes.gcs import FakeGcs
+
+    server = FakeGcs().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def gcs_bucket(fake_gcs, monkeypatch):
+    """A fresh bucket on the fake; STORAGE_EMULATOR_HOST points the real client at it."""
+    import uuid
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", fake_gcs.url)
+    name = f"bridge-{uuid.uuid4().hex[:12]}"
+    fake_gcs.create_bucket(name)
+    return name

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from app.domain.orders import order_tag
-from tests.conftest import ADMIN, APP_SECRET, PIN, SECRET, admin_headers, browser_login, seed_alert
+from tests.conftest import ADMIN, APP_SECRET, MARKET_MORNING, PIN, SECRET, admin_headers, browser_login, seed_alert
 
 
 def post(client, payload, headers=None):
@@ -30,7 +30,9 @@ def test_login_then_alert_places_exactly_one_correct_order(fyers_client, fake_fy
     assert order["symbol"] == "NSE:NIFTY26NOV26000CE" == response.json["symbol"]
     assert order["qty"] == 65 and order["side"] == 1
     assert order["productType"] == "INTRADAY" and order["type"] == 2
-    assert order["orderTag"] == "1:" + order_tag("alert-123")
+    # The tag is fixed by the key and the instant it was claimed (the test clock).
+    assert order["orderTag"] == "1:" + order_tag(f"alert-123@{MARKET_MORNING.timestamp()}")
+    assert order["orderTag"][2:].isalnum() and len(order["orderTag"]) <= 32
     assert response.json["order_id"] == order["id"]
     assert response.json["ltp"] == fake_fyers.ltp("NSE:NIFTY26NOV26000CE")
     again = post(fyers_client, seed_alert())
@@ -209,6 +211,7 @@ def test_alert_before_any_login_is_503(fyers_client, fake_fyers):
         ("POST", "/refresh-token"),
         ("GET", "/token-status"),
         ("POST", "/reconcile"),
+        ("GET", "/orders"),
     ],
 )
 @pytest.mark.parametrize(

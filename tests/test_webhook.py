@@ -57,10 +57,21 @@ def test_idempotency_key_from_header(client, services):
     assert len(orders(services)) == 1
 
 
-def test_alerts_without_key_each_place_an_order(client, services):
-    assert post(client, seed_alert(idempotency_key=None)).status_code == 200
-    assert post(client, seed_alert(idempotency_key=None)).status_code == 200
-    assert len(orders(services)) == 2
+def test_identical_keyless_alerts_within_the_window_are_one(client, services, clock):
+    from datetime import timedelta
+
+    first = post(client, seed_alert(idempotency_key=None))
+    resent = post(client, seed_alert(idempotency_key=None))
+    assert first.status_code == resent.status_code == 200
+    assert resent.json == first.json and resent.headers["Idempotent-Replayed"] == "true"
+    assert len(orders(services)) == 1
+    assert post(client, seed_alert(idempotency_key=None, action="SELL")).status_code == 200
+    assert len(orders(services)) == 2  # a different alert
+    clock.instant += timedelta(seconds=61)  # DUPLICATE_WINDOW_SECONDS later: a new alert
+    later = post(client, seed_alert(idempotency_key=None))
+    assert later.status_code == 200 and later.json["order_id"] != first.json["order_id"]
+    assert len(orders(services)) == 3
+    assert len({o.tag for o in orders(services)}) == 3
 
 
 @pytest.mark.parametrize("token", [None, "", "wrong", SECRET + "x", 12345, ["x"]])
@@ -250,3 +261,17 @@ def test_health_and_readiness(client):
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json["status"] == "ready" and ready.json["contracts"] > 0
+
+
+def test_orders_lists_the_day_for_the_operator(client, services, clock):
+    post(client, seed_alert())
+    post(client, seed_alert(strikeprice=26010, idempotency_key="k2"))
+    headers = {"Authorization": "Bearer admin-test-token"}
+    day = client.get("/orders?date=2026-11-18", headers=headers)
+    assert day.status_code == 200
+    assert [a["outcome"] for a in day.json["alerts"]] == ["placed", "contract_not_found"]
+    assert client.get("/orders", headers=headers).json["count"] == 2  # today (IST) by default
+    assert client.get("/orders?date=2026-11-17", headers=headers).json["count"] == 0
+    bad = client.get("/orders?date=yesterday", headers=headers)
+    assert bad.status_code == 400 and bad.json["field"] == "date"
+    assert client.get("/orders").status_code == 401

@@ -84,3 +84,9 @@ class OrderOutcomeUnknown(BridgeError):
     """The order may or may not have reached the broker; it must be looked up, never re-sent."""
 
     code = "outcome_unknown"
+
+
+class StateUnavailable(BridgeError):
+    """The shared state store could not be reached; nothing was decided."""
+
+    code = "state_unavailable"

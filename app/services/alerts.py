@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import logging
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -47,6 +49,7 @@ class AlertRules:
     default_product_type: str
     attach_sl_tp: bool
     deadline_seconds: float
+    duplicate_window_seconds: int = 60
 
 
 @dataclass
@@ -101,11 +104,17 @@ class AlertService:
             entry["idempotency_key"] = alert.idempotency_key
             if alert.idempotency_key is not None:
                 claimed = self.ledger.claim(alert.idempotency_key, alert_id)
-                if isinstance(claimed, Replay):
-                    answer = self._replay(claimed, deadline, entry)
-                    return answer
-                claim = claimed
-            answer = self._execute(alert, alert_id, deadline, entry)
+            else:
+                # TradingView resends a failed alert unchanged: identical bodies within the
+                # window are one alert.
+                claimed = self.ledger.claim(
+                    _body_key(payload), alert_id, ttl=self.rules.duplicate_window_seconds
+                )
+            if isinstance(claimed, Replay):
+                answer = self._replay(claimed, deadline, entry)
+                return answer
+            claim = claimed
+            answer = self._execute(alert, alert_id, deadline, entry, claim)
         except BridgeError as error:
             answer = error_answer(error, alert_id=alert_id)
             entry["outcome"] = error.code
@@ -138,8 +147,12 @@ class AlertService:
         ):
             raise Unauthorized("missing or wrong token")
 
-    def _execute(self, alert: Alert, alert_id: str, deadline: Deadline, entry: dict) -> Answer:
-        decision = self._decide(alert, deadline, alert_id)
+    def _execute(
+        self, alert: Alert, alert_id: str, deadline: Deadline, entry: dict, claim: Claim
+    ) -> Answer:
+        # The tag names this claim of the key: a takeover derives the same one, and a key
+        # claimed afresh after its TTL gets a new one.
+        decision = self._decide(alert, deadline, f"{claim.key}@{claim.claimed_at}")
         entry["decision"] = {
             "symbol": decision.contract.ticker,
             "qty": decision.qty,
@@ -151,20 +164,24 @@ class AlertService:
             "tag": decision.order.tag,
         }
         entry["order_attempted"] = True
-        since = self.clock.now()
+        since = datetime.fromtimestamp(claim.claimed_at, timezone.utc)
         try:
-            placed = self.placer.place(decision.order, deadline)
+            if claim.taken_over:
+                entry["taken_over"] = True
+                placed = self.placer.place_after_takeover(decision.order, since, deadline)
+            else:
+                placed = self.placer.place(decision.order, deadline)
         except OrderOutcomeUnknown as unknown:
             entry["outcome"] = "pending"
             entry["broker"] = {"message": unknown.message}
             body = self._order_body("pending", alert, alert_id, decision, None, unknown.message)
-            self.reconciler.record(alert_id, alert.idempotency_key, decision.order, since, body)
+            self.reconciler.record(alert_id, claim.key, decision.order, since, body)
             return Answer(202, body)
         entry["outcome"] = "placed"
         entry["broker"] = {"order_id": placed.order_id, "message": placed.message}
         return Answer(200, self._order_body("placed", alert, alert_id, decision, placed, placed.message))
 
-    def _decide(self, alert: Alert, deadline: Deadline, alert_id: str) -> _Decision:
+    def _decide(self, alert: Alert, deadline: Deadline, tag_seed: str) -> _Decision:
         contract = self._master().resolve(
             alert.underlying, alert.expiry, alert.strike, alert.option_type, self.clock.now()
         )
@@ -188,7 +205,7 @@ class AlertService:
             qty=qty,
             side=alert.side,
             product_type=alert.product_type,
-            tag=None if bracket else order_tag(alert.idempotency_key or alert_id),
+            tag=None if bracket else order_tag(tag_seed),
             stop_loss_points=exits.stop_loss_points if send_exits else None,
             # A cover order carries only a stop; a bracket order both legs.
             take_profit_points=(
@@ -254,6 +271,13 @@ def _decode(raw_body: bytes) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise InvalidAlert("body", "the body must be a JSON object")
     return payload
+
+
+def _body_key(payload: dict[str, Any]) -> str:
+    """A key for an alert without one: the same body (secret aside) gives the same key."""
+    kept = {k: v for k, v in payload.items() if k not in _SECRET_FIELDS}
+    canonical = json.dumps(kept, sort_keys=True, separators=(",", ":"), default=str)
+    return "body:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _reject_constant(name: str) -> Any:

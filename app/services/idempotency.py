@@ -1,4 +1,10 @@
-"""Exactly-once alerts: an atomic claim per idempotency key, then the final answer kept for a TTL."""
+"""Exactly-once alerts: an atomic claim per idempotency key, then the final answer kept for a TTL.
+
+A claim carries a lease, a little longer than an alert's whole budget: the claimer cannot send
+an order after its own deadline, so a claim still in flight when its lease ends belongs to a
+process that died. The next request with that key takes it over, and is told to ask the
+broker's order book before it places anything.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +25,9 @@ class Claim:
     key: str
     document: str
     generation: int
+    ttl: int
+    claimed_at: float  # when the key was first claimed (epoch seconds); fixes the order tag
+    taken_over: bool = False  # a dead claimer's key: the broker's book decides what to do
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,34 +41,49 @@ class Replay:
 class IdempotencyLedger:
     """Claims keys with create-only writes and stores final answers with compare-and-swap."""
 
-    def __init__(self, store: StateStore, clock: Clock, ttl_seconds: int):
+    def __init__(self, store: StateStore, clock: Clock, ttl_seconds: int, lease_seconds: float):
         self._store = store
         self._clock = clock
         self._ttl = ttl_seconds
+        self._lease = lease_seconds
 
-    def claim(self, key: str, alert_id: str) -> Claim | Replay:
-        """Own the key, or get its stored answer; AlertInFlight while another request owns it."""
+    def claim(self, key: str, alert_id: str, ttl: int | None = None) -> Claim | Replay:
+        """Own the key, or get its stored answer; AlertInFlight while a live request owns it."""
         document = self._document(key)
+        ttl = ttl or self._ttl
         for _ in range(_MAX_CLAIM_ATTEMPTS):
             now = self._clock.now().timestamp()
-            record = {"state": "in_flight", "alert_id": alert_id, "claimed_at": now}
+            record = {
+                "state": "in_flight",
+                "alert_id": alert_id,
+                "claimed_at": now,
+                "lease_until": now + self._lease,
+            }
             generation = self._store.create(document, record)
             if generation is not None:
-                return Claim(key, document, generation)
+                return Claim(key, document, generation, ttl, now)
             existing = self._store.get(document)
             if existing is None:
                 continue  # released between our create and our read: try again
             data = existing.data
             if data["state"] == "in_flight":
-                raise AlertInFlight(
-                    "an alert with this idempotency key is still being processed",
-                    alert_id=data.get("alert_id"),
-                )
+                if data.get("lease_until", float("inf")) > now:
+                    raise AlertInFlight(
+                        "an alert with this idempotency key is still being processed",
+                        alert_id=data.get("alert_id"),
+                    )
+                # Its claimer died mid-alert: take over, remembering since when to look.
+                since = data.get("first_claimed_at", data["claimed_at"])
+                record.update(first_claimed_at=since, taken_over_from=data.get("alert_id"))
+                generation = self._store.replace(document, record, existing.generation)
+                if generation is not None:
+                    return Claim(key, document, generation, ttl, since, taken_over=True)
+                continue
             if data["expires_at"] > now:
                 return Replay(data["status"], data["body"])
             generation = self._store.replace(document, record, existing.generation)
             if generation is not None:
-                return Claim(key, document, generation)
+                return Claim(key, document, generation, ttl, now)
         raise AlertInFlight("an alert with this idempotency key is being processed concurrently")
 
     def complete(self, claim: Claim, status: int, body: dict[str, Any]) -> None:
@@ -73,7 +97,7 @@ class IdempotencyLedger:
                 "status": status,
                 "body": body,
                 "completed_at": now,
-                "expires_at": now + self._ttl,
+                "expires_at": now + claim.ttl,
             },
             claim.generation,
         )

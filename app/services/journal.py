@@ -34,10 +34,10 @@ class Journal:
         except Exception:  # the answer must still go out; the log line is the fallback record
             log.exception("journal write failed", extra={"event": "journal_error"})
 
-    def day(self, day: date) -> list[dict[str, Any]]:
-        """Every record of one IST day, oldest first."""
+    def day(self, day: date, limit: int | None = None) -> list[dict[str, Any]]:
+        """The records of one IST day, oldest first (the first `limit` of them)."""
         records = []
-        for key in self._store.list(f"journal/{day:%Y-%m-%d}/"):
+        for key in self._store.list(f"journal/{day:%Y-%m-%d}/")[:limit]:
             found = self._store.get(key)
             if found is not None:
                 records.append(found.data)

@@ -64,8 +64,25 @@ class OrderPlacer:
                 + ")"
             ) from None
 
+    def place_after_takeover(
+        self, order: OrderRequest, since: datetime, deadline: Deadline
+    ) -> PlacedOrder:
+        """Take over from a claimer that died: the book decides whether the order exists."""
+        found, absent = self._look(order, since, deadline)
+        if found is not None:
+            return found
+        if absent:
+            return self.place(order, deadline)
+        raise OrderOutcomeUnknown("the order book did not answer in time; it will be looked up again")
+
     def look_up(self, order: OrderRequest, since: datetime, deadline: Deadline) -> PlacedOrder | None:
-        """The order if the book shows it before the deadline; None once it is confirmed absent."""
+        """The order if the book shows it before the deadline, else None."""
+        return self._look(order, since, deadline)[0]
+
+    def _look(
+        self, order: OrderRequest, since: datetime, deadline: Deadline
+    ) -> tuple[PlacedOrder | None, bool]:
+        """Read the book until the order shows up, is confirmed absent (True), or time runs out."""
         first_empty: float | None = None
         while deadline.remaining() > 0.05:
             try:
@@ -76,14 +93,14 @@ class OrderPlacer:
                 first_empty = None  # an unanswered look proves nothing
             else:
                 if found is not None:
-                    return _placed(found)
+                    return _placed(found), False
                 now = time.monotonic()
                 if first_empty is None:
                     first_empty = now
                 elif now - first_empty >= CONFIRM_ABSENT_AFTER:
-                    return None
+                    return None, True
             self._sleep(min(LOOKUP_INTERVAL, max(0.0, deadline.remaining() - 0.05)))
-        return None
+        return None, False
 
     def _send(self, order: OrderRequest, deadline: Deadline) -> PlacedOrder:
         retrying = Retrying(

@@ -157,7 +157,10 @@ class TokenManager:
     def _session(self, fresh: bool = False) -> dict[str, Any] | None:
         with self._lock:
             read_at, session = self._cached
-            if not fresh and time.monotonic() - read_at < _CACHE_SECONDS:
+            # Only a usable session is cached: a login made through another instance is
+            # seen at once, and a refusal is never remembered past the next read.
+            usable = session is not None and self._status_of(session).logged_in
+            if usable and not fresh and time.monotonic() - read_at < _CACHE_SECONDS:
                 return session
         found = self._store.get(self._document)
         session = found.data if found else None
