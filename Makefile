@@ -21,7 +21,7 @@ run: $(STAMP) ## Start the service on :8080 on the embedded default (paper broke
 	$(BIN)/python main.py
 
 test: $(STAMP) ## Run the whole test suite.
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 clean:
 	rm -rf $(VENV) .pytest_cache var

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
@@ -15,10 +14,6 @@ def main() -> None:
     from app.settings import ConfigError, Settings
 
     load_dotenv()
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     try:
         settings = Settings.from_env(os.environ)
         app = create_app(settings)

@@ -13,7 +13,8 @@ def create_app(settings=None, services=None) -> Flask:
     """Build the Flask app; with no arguments, settings come from the environment and `.env`."""
     from app.bootstrap import bootstrap
     from app.settings import Settings
-    from app.web import auth, errors, health, orders, webhook
+    from app.logs import Redactor
+    from app.web import auth, errors, health, orders, request_context, webhook
 
     if services is None:
         if settings is None:
@@ -21,14 +22,31 @@ def create_app(settings=None, services=None) -> Flask:
 
             load_dotenv()
             settings = Settings.from_env(os.environ)
-        services = bootstrap(settings)
+        redactor = _logging(settings, Redactor(settings.secrets()))
+        services = bootstrap(settings, redactor=redactor)
+    else:
+        _logging(services.settings, services.redactor)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False
     app.extensions["bridge"] = services
+    request_context.init_app(app)
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(webhook.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(orders.bp)
     return app
+
+
+def _logging(settings, redactor):
+    """Configure logging once per app, before anything else logs."""
+    from app.logs import configure_logging, structured_wanted
+
+    return configure_logging(
+        settings.log_level,
+        structured=structured_wanted(settings.use_cloud_logging, settings.cloud_run_service),
+        log_file=settings.log_file,
+        project_id=settings.google_cloud_project,
+        redactor=redactor,
+    )

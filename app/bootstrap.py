@@ -11,15 +11,18 @@ from app.adapters.pacer import Pacer
 from app.adapters.paper_broker import PaperBroker
 from app.adapters.symbol_master import load_symbol_master
 from app.domain.contracts import IST, SymbolMaster
-from app.ports import Broker, Clock, StateStore
+from app.logs import Redactor, log_event
+from app.ports import Broker, Clock, Notifier, StateStore
 from app.services.alerts import AlertRules, AlertService
 from app.services.idempotency import IdempotencyLedger
 from app.services.journal import Journal
 from app.services.login import LoginService
 from app.services.placement import OrderPlacer
+from app.services.notify import Notifications
 from app.services.reconcile import Reconciler
+from app.services.reporting import AlertReporter
 from app.services.tokens import TokenManager
-from app.settings import Settings
+from app.settings import PAPER_DEFAULT_SECRET, Settings
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,8 @@ class Services:
     alerts: AlertService
     reconciler: Reconciler
     login: LoginService | None  # None on the paper broker: no login there
+    notifications: Notifications
+    redactor: Redactor
 
 
 class MasterHolder:
@@ -59,18 +64,28 @@ def load_master(settings: Settings, clock: Clock) -> SymbolMaster:
     """Load the configured master (the synthetic one follows the real NSE holiday calendar)."""
     today = clock.now().astimezone(IST).date()
     master = load_symbol_master(settings.symbol_master_url, today=today)
-    log.info(
-        "symbol master loaded",
-        extra={"event": "master_loaded", "contracts": len(master), "source": _source_name(settings)},
+    log_event(
+        log,
+        logging.INFO,
+        "master_loaded",
+        f"symbol master loaded: {len(master)} contracts",
+        contracts=len(master),
+        source=_source_name(settings),
     )
     return master
 
 
-def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
+def bootstrap(
+    settings: Settings, clock: Clock | None = None, redactor: Redactor | None = None
+) -> Services:
     """Build the adapters the settings ask for and wire the services."""
     clock = clock or Clock()
+    redactor = redactor or Redactor(settings.secrets())
+    if settings.broker == "paper" and settings.webhook_secret_token == PAPER_DEFAULT_SECRET:
+        log.warning("WEBHOOK_SECRET_TOKEN is not set: the paper broker accepts the secret 'paper'")
+    notifications = Notifications(_channels(settings), redactor, clock, settings.notify_on)
     store = _state_store(settings)
-    broker, login = _broker(settings, store, clock)
+    broker, login = _broker(settings, store, clock, redactor, notifications)
     masters = MasterHolder(load_master(settings, clock))
     journal = Journal(store, clock)
     ledger = IdempotencyLedger(
@@ -88,10 +103,35 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
         deadline_seconds=settings.alert_deadline_seconds,
         duplicate_window_seconds=settings.duplicate_window_seconds,
     )
+    reporter = AlertReporter(notifications, login.login_url if login else None)
     alerts = AlertService(
-        rules, broker, masters.current, ledger, journal, clock, placer, reconciler
+        rules, broker, masters.current, ledger, journal, clock, placer, reconciler, reporter
     )
-    return Services(settings, clock, store, broker, masters, journal, alerts, reconciler, login)
+    return Services(
+        settings, clock, store, broker, masters, journal, alerts, reconciler, login,
+        notifications, redactor,
+    )
+
+
+def _channels(settings: Settings) -> list[Notifier]:
+    """The notification channels the settings name."""
+    from app.adapters.notifiers import HttpNotifier, PubSubNotifier, TelegramNotifier
+
+    channels: list[Notifier] = []
+    if settings.notification_topic:
+        topic = settings.notification_topic
+        if not topic.startswith("projects/"):
+            topic = f"projects/{settings.google_cloud_project}/topics/{topic}"
+        channels.append(PubSubNotifier(topic))
+    if settings.notification_url:
+        channels.append(HttpNotifier(settings.notification_url))
+    if settings.telegram_bot_token and settings.telegram_chat_id:
+        channels.append(
+            TelegramNotifier(
+                settings.telegram_bot_token, settings.telegram_chat_id, settings.telegram_api_base_url
+            )
+        )
+    return channels
 
 
 def _state_store(settings: Settings) -> StateStore:
@@ -103,7 +143,13 @@ def _state_store(settings: Settings) -> StateStore:
     return LocalStateStore(f"{settings.state_dir}/state")
 
 
-def _broker(settings: Settings, store: StateStore, clock: Clock) -> tuple[Broker, LoginService | None]:
+def _broker(
+    settings: Settings,
+    store: StateStore,
+    clock: Clock,
+    redactor: Redactor,
+    notifications: Notifications,
+) -> tuple[Broker, LoginService | None]:
     """The paper broker, or Fyers with its token manager and login flow."""
     if settings.broker == "paper":
         return PaperBroker(), None
@@ -111,14 +157,16 @@ def _broker(settings: Settings, store: StateStore, clock: Clock) -> tuple[Broker
     from app.adapters.fyers_broker import FyersBroker, point_sdk_at
 
     point_sdk_at(settings.fyers_api_base_url, settings.fyers_data_base_url)
-    tokens = TokenManager(store, clock, settings.gcs_tokens_file)
+    tokens = TokenManager(store, clock, settings.gcs_tokens_file, on_secret=redactor.add)
     auth = FyersAuth(
         settings.fyers_app_id,
         settings.fyers_secret_id,
         settings.fyers_redirect_uri,
         settings.fyers_api_base_url,
     )
-    login = LoginService(tokens, auth, settings.fyers_pin, settings.fyers_auth_code)
+    login = LoginService(
+        tokens, auth, settings.fyers_pin, settings.fyers_auth_code, notifications
+    )
     return FyersBroker(settings.fyers_app_id, tokens, Pacer()), login
 
 

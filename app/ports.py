@@ -94,3 +94,23 @@ class FixedClock(Clock):
     def now(self) -> datetime:
         """The set instant."""
         return self.instant
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """Something the trader should know, in a form every channel can send."""
+
+    kind: str  # order_failed, order_pending, order_placed, login_required, token_refresh_error...
+    text: str  # one short paragraph for a phone screen
+    fields: dict[str, Any]
+    link: str | None = None
+
+
+class Notifier(ABC):
+    """One channel to the trader's phone or systems."""
+
+    name: str = "notifier"
+
+    @abstractmethod
+    def send(self, notification: Notification, timeout: float) -> None:
+        """Deliver within `timeout` seconds or raise."""

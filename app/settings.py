@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from typing import Mapping
-
-log = logging.getLogger(__name__)
 
 FYERS_MASTER_URL = "https://public.fyers.in/sym_details/NSE_FO.csv"
 PRODUCT_TYPES = ("INTRADAY", "MARGIN", "CO", "BO")
@@ -44,11 +41,15 @@ class Settings:
     tp_percent: Decimal = Decimal("25")
     default_product_type: str = "INTRADAY"
     attach_sl_tp: bool = False
-    alert_deadline_seconds: float = 2.5
+    alert_deadline_seconds: float = 2.0
     notification_topic: str | None = None
     notification_url: str | None = None
     telegram_bot_token: str | None = None
     telegram_chat_id: str | None = None
+    telegram_api_base_url: str = "https://api.telegram.org"
+    notify_on: str = "failures"
+    google_cloud_project: str | None = None
+    cloud_run_service: str | None = None
     log_level: str = "INFO"
     log_file: str | None = None
     use_cloud_logging: bool = False
@@ -62,6 +63,7 @@ class Settings:
             "fyers_pin",
             "fyers_auth_code",
             "telegram_bot_token",
+            "notification_url",
         ),
         repr=False,
     )
@@ -91,11 +93,7 @@ class Settings:
         if secret is None:
             if live:
                 raise ConfigError("WEBHOOK_SECRET_TOKEN is required with BROKER=fyers")
-            log.warning(
-                "WEBHOOK_SECRET_TOKEN is not set: the paper broker accepts the secret %r",
-                PAPER_DEFAULT_SECRET,
-            )
-            secret = PAPER_DEFAULT_SECRET
+            secret = PAPER_DEFAULT_SECRET  # bootstrap warns about it once logging is set up
         settings = cls(
             broker=broker,
             webhook_secret_token=secret,
@@ -124,11 +122,17 @@ class Settings:
                 "DEFAULT_PRODUCT_TYPE", PRODUCT_TYPES, "INTRADAY", upper=True
             ),
             attach_sl_tp=env.flag("ATTACH_SL_TP", False),
-            alert_deadline_seconds=env.number("ALERT_DEADLINE_SECONDS", 2.5, 0.5, 2.9),
+            alert_deadline_seconds=env.number("ALERT_DEADLINE_SECONDS", 2.0, 0.5, 2.5),
             notification_topic=env.text("NOTIFICATION_TOPIC"),
             notification_url=env.url("NOTIFICATION_URL"),
             telegram_bot_token=env.text("TELEGRAM_BOT_TOKEN"),
             telegram_chat_id=env.text("TELEGRAM_CHAT_ID"),
+            telegram_api_base_url=(
+                env.url("TELEGRAM_API_BASE_URL") or cls.telegram_api_base_url
+            ).rstrip("/"),
+            notify_on=env.choice("NOTIFY_ON", ("failures", "all"), "failures"),
+            google_cloud_project=env.text("GOOGLE_CLOUD_PROJECT"),
+            cloud_run_service=env.text("K_SERVICE"),
             log_level=env.choice(
                 "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", upper=True
             ),
@@ -136,6 +140,14 @@ class Settings:
             use_cloud_logging=env.flag("USE_CLOUD_LOGGING", False),
             port=env.integer("PORT", 8080, minimum=1, maximum=65535),
         )
+        topic = settings.notification_topic
+        if topic and not topic.startswith("projects/") and not settings.google_cloud_project:
+            raise ConfigError(
+                "NOTIFICATION_TOPIC must be projects/<project>/topics/<topic>, "
+                "or GOOGLE_CLOUD_PROJECT must be set"
+            )
+        if bool(settings.telegram_bot_token) != bool(settings.telegram_chat_id):
+            raise ConfigError("TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID must be set together")
         if live:
             for name in ("ADMIN_TOKEN", "FYERS_APP_ID", "FYERS_SECRET_ID", "FYERS_REDIRECT_URI"):
                 if env.text(name) is None:

@@ -70,7 +70,7 @@ def client(app):
 ADMIN = "admin-test-token"
 APP_ID = "TESTAPP-100"
 APP_SECRET = "TESTSECRET-abcdef"
-PIN = "4321"
+PIN = "864209"  # long enough never to turn up by chance inside an id or a timestamp
 REDIRECT_URI = "https://bridge.test/auth/callback"
 
 
@@ -159,3 +159,30 @@ def gcs_bucket(fake_gcs, monkeypatch):
     name = f"bridge-{uuid.uuid4().hex[:12]}"
     fake_gcs.create_bucket(name)
     return name
+
+
+# -- No secret anywhere: every test's log output and notifications are searched -------------
+
+import re as _re  # noqa: E402
+
+_KNOWN_SECRETS = (SECRET, ADMIN, APP_SECRET, PIN)
+_JWT = _re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.")
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_logs_or_notifications(request, capsys):
+    """Fails any test whose logs (as the bridge's handlers wrote them) or notifications leak."""
+    yield
+    out, err = capsys.readouterr()
+    texts = {"stdout": out, "stderr": err}
+    for name, value in getattr(request.node, "funcargs", {}).items():
+        notifications = getattr(value, "notifications", None)
+        if notifications is not None and hasattr(notifications, "recent"):
+            texts[f"{name} notifications"] = repr(notifications.recent())
+    for where, text in texts.items():
+        for secret in _KNOWN_SECRETS:
+            assert secret not in text, f"a secret leaked into {where}"
+        assert not _JWT.search(text), f"a token leaked into {where}"
+    # Put the output back so pytest still shows it for a failing test.
+    print(out, end="")
+    print(err, end="", file=__import__("sys").stderr)

@@ -314,7 +314,9 @@ def test_no_sdk_log_files_and_no_secrets_in_logs(fyers_settings, clock, fake_fye
     services.broker.close()
     assert not (tmp_path / "fyersApi.log").exists() and not (tmp_path / "fyersRequests.log").exists()
     stored = services.store.get("tokens/tokens.json").data
-    text = "\n".join(r.getMessage() + " " + json.dumps(r.__dict__, default=str) for r in caplog.records)
+    text = "\n".join(
+        r.getMessage() + " " + json.dumps(getattr(r, "json_fields", {}), default=str) for r in caplog.records
+    )
     for secret in (stored["access_token"], stored["refresh_token"], SECRET, ADMIN, APP_SECRET, PIN):
         assert secret not in text
 

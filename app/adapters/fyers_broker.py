@@ -32,6 +32,7 @@ from app.domain.errors import (
     OrderRejected,
     RateLimited,
 )
+from app.logs import log_event
 from app.domain.orders import BrokerOrder, OrderRequest, PlacedOrder, Position, Side
 from app.ports import Broker
 from app.services.tokens import TokenManager
@@ -219,7 +220,7 @@ class FyersBroker(Broker):
             code = body.get("code") if body else None
             if exchange.status == 401 or code in TOKEN_ERROR_CODES:
                 self._tokens.mark_invalid(token, f"code {code}" if code else "HTTP 401")
-                log.warning("Fyers refused the access token", extra={"event": "login_required"})
+                log_event(log, logging.WARNING, "token_rejected", "Fyers refused the access token; login required")
                 raise LoginRequired("Fyers refused the access token: log in again")
             if exchange.status == 429 or code in RATE_LIMIT_CODES:
                 wait = exchange.retry_after() or 1.0

@@ -26,15 +26,19 @@ from app.domain.errors import (
 )
 from app.domain.orders import TAGLESS_PRODUCTS, OrderRequest, PlacedOrder, order_tag
 from app.domain.pricing import Exits, price_exits
+from app.logs import add_log_context
 from app.ports import Broker, Clock
 from app.services.idempotency import Claim, IdempotencyLedger, Replay
 from app.services.journal import Journal
 from app.services.placement import OrderPlacer
 from app.services.reconcile import Reconciler
+from app.services.reporting import AlertReporter
 
 log = logging.getLogger(__name__)
 
 _JOURNAL_PAYLOAD_LIMIT = 4096  # bytes of the alert kept in its journal record
+ANSWER_WITHIN = 2.6  # seconds in the service: TradingView cancels at 3, network included
+NOTIFY_ALLOWANCE = 0.3  # seconds past the broker budget that notifications may use
 _SECRET_FIELDS = ("token",)
 
 
@@ -74,6 +78,7 @@ class AlertService:
         clock: Clock,
         placer: OrderPlacer,
         reconciler: Reconciler,
+        reporter: AlertReporter | None = None,
     ):
         self.rules = rules
         self.broker = broker
@@ -83,12 +88,17 @@ class AlertService:
         self.clock = clock
         self.placer = placer
         self.reconciler = reconciler
+        self.reporter = reporter or AlertReporter(None)
 
     def execute(self, raw_body: bytes, header_key: str | None = None) -> Answer:
         """Run one alert end to end and return the answer for the caller."""
         started = time.monotonic()
         deadline = Deadline(self.rules.deadline_seconds)
+        # Notifications may use what is left of TradingView's window after the broker work.
+        answer_by = Deadline(min(ANSWER_WITHIN, self.rules.deadline_seconds + NOTIFY_ALLOWANCE))
         alert_id = uuid.uuid4().hex[:16]
+        add_log_context(alert_id=alert_id)
+        self.reporter.received(len(raw_body))
         entry: dict[str, Any] = {"alert_id": alert_id, "body_bytes": len(raw_body)}
         claim: Claim | None = None
         answer: Answer | None = None
@@ -102,6 +112,7 @@ class AlertService:
                 header_key=header_key,
             )
             entry["idempotency_key"] = alert.idempotency_key
+            add_log_context(idempotency_key=alert.idempotency_key)
             if alert.idempotency_key is not None:
                 claimed = self.ledger.claim(alert.idempotency_key, alert_id)
             else:
@@ -119,7 +130,7 @@ class AlertService:
             answer = error_answer(error, alert_id=alert_id)
             entry["outcome"] = error.code
         except Exception:
-            log.exception("alert failed unexpectedly", extra={"event": "alert_error"})
+            log.exception("alert failed unexpectedly", extra={"event": "order_failed"})
             answer = Answer(500, {"status": "error", "alert_id": alert_id})
             entry["outcome"] = "internal_error"
         finally:
@@ -128,6 +139,7 @@ class AlertService:
             if claim is not None:
                 self._settle(claim, answer, entry)
             self.journal.record(entry)
+            self.reporter.report(entry, answer, answer_by)
         return answer
 
     def _replay(self, stored: Replay, deadline: Deadline, entry: dict[str, Any]) -> Answer:

@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from app.deadline import Deadline
 from app.domain.errors import BrokerUnavailable, InvalidAlert, LoginRequired, Unexecutable
+from app.logs import log_event
+from app.ports import Notification
+from app.services.notify import Notifications
 from app.services.tokens import TokenManager, TokenStatus
 
 if TYPE_CHECKING:  # the adapter is wired in by bootstrap; this module only calls it
@@ -15,16 +18,25 @@ if TYPE_CHECKING:  # the adapter is wired in by bootstrap; this module only call
 log = logging.getLogger(__name__)
 
 LOGIN_DEADLINE = 10.0  # seconds: an operator action, not an alert
+NOTIFY_BUDGET = 2.0  # seconds for the morning job's notification
 
 
 class LoginService:
     """Turns the operator's login into a stored Fyers session shared by every instance."""
 
-    def __init__(self, tokens: TokenManager, auth: "FyersAuth", pin: str | None, auth_code: str | None):
+    def __init__(
+        self,
+        tokens: TokenManager,
+        auth: "FyersAuth",
+        pin: str | None,
+        auth_code: str | None,
+        notifications: Notifications | None = None,
+    ):
         self.tokens = tokens
         self._auth = auth
         self._pin = pin
         self._configured_code = auth_code
+        self._notifications = notifications
 
     def login_url(self) -> str:
         """A Fyers login link with a fresh single-use state."""
@@ -49,20 +61,27 @@ class LoginService:
             try:
                 access = self._auth.refresh(refresh_token, self._pin, Deadline(LOGIN_DEADLINE))
                 status = self.tokens.save(access, None, "refresh")
-                log.info("Fyers token refreshed", extra={"event": "token_refreshed"})
+                log_event(log, logging.INFO, "token_refreshed", "Fyers token refreshed")
                 return {"status": "refreshed", **status.as_dict()}
             except (LoginRequired, Unexecutable) as refused:
                 reason = refused.message
             except BrokerUnavailable as unreachable:
-                log.warning("Fyers token refresh failed", extra={"event": "token_refresh_error"})
                 reason = unreachable.message
-        log.warning("Fyers login required: %s", reason, extra={"event": "login_required"})
-        return {"status": "login_required", "reason": reason, "login_url": self.login_url()}
+                log_event(log, logging.WARNING, "token_refresh_error", f"Fyers token refresh failed: {reason}")
+                self._notify("token_refresh_error", f"Fyers token refresh failed: {reason}")
+        url = self.login_url()
+        log_event(log, logging.WARNING, "login_required", f"Fyers login required: {reason}")
+        self._notify("login_required", f"Fyers login required today ({reason}). Log in:", url)
+        return {"status": "login_required", "reason": reason, "login_url": url}
+
+    def _notify(self, kind: str, text: str, link: str | None = None) -> None:
+        if self._notifications is not None:
+            self._notifications.notify(Notification(kind, text, {}, link), Deadline(NOTIFY_BUDGET))
 
     def _exchange(self, auth_code: Any, source: str) -> TokenStatus:
         if not isinstance(auth_code, str) or not 4 <= len(auth_code) <= 4096:
             raise InvalidAlert("auth_code", "auth_code is missing or malformed")
         access, refresh = self._auth.exchange_code(auth_code, Deadline(LOGIN_DEADLINE))
         status = self.tokens.save(access, refresh, source)
-        log.info("Fyers login stored", extra={"event": "token_refreshed"})
+        log_event(log, logging.INFO, "token_refreshed", f"Fyers login stored ({source})")
         return status

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from app.answers import Answer
+from app.logs import log_event
 from app.deadline import Deadline
 from app.domain.errors import BrokerUnavailable, OrderRejected
 from app.domain.orders import OrderRequest, order_as_dict, order_from_dict
@@ -107,7 +108,10 @@ class Reconciler:
                     "broker": {"order_id": answer.body.get("order_id"), "message": answer.body.get("message")},
                 }
             )
-            log.info("pending order settled", extra={"event": f"order_{outcome}", "alert_id": pending["alert_id"]})
+            log_event(
+                log, logging.INFO, f"order_{outcome}", f"pending order settled: {outcome}",
+                alert_id=pending["alert_id"],
+            )
         return answer
 
     @staticmethod

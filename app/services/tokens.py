@@ -11,12 +11,12 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from app.domain.errors import InvalidAlert, LoginRequired
 from app.ports import Clock, StateStore
 
-_LOGIN_STATE_TTL = 15 * 60  # seconds a login link stays usable
+_LOGIN_STATE_TTL = 4 * 3600  # seconds a login link stays usable (the morning notification's)
 _CACHE_SECONDS = 2.0  # how stale an instance's view of the token may be
 
 
@@ -52,7 +52,14 @@ def jwt_expiry(token: str) -> float | None:
 class TokenManager:
     """Reads and writes the session document with compare-and-swap; caches it briefly."""
 
-    def __init__(self, store: StateStore, clock: Clock, document: str):
+    def __init__(
+        self,
+        store: StateStore,
+        clock: Clock,
+        document: str,
+        on_secret: Callable[..., None] = lambda *values: None,
+    ):
+        self._on_secret = on_secret  # tells the log redactor about every token it sees
         self._store = store
         self._clock = clock
         self._document = document
@@ -168,6 +175,8 @@ class TokenManager:
         return session
 
     def _remember(self, session: dict[str, Any] | None) -> None:
+        if session:
+            self._on_secret(session.get("access_token"), session.get("refresh_token"))
         with self._lock:
             self._cached = (time.monotonic(), session)
 

@@ -1,0 +1,80 @@
+"""What an alert's outcome tells the operator: one named log event, and a notification when it matters."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from app.answers import Answer
+from app.deadline import Deadline
+from app.logs import log_event
+from app.ports import Notification
+from app.services.notify import Notifications
+
+log = logging.getLogger("app.alerts")
+
+_BROKER_FAILURES = {"rejected", "broker_unavailable", "rate_limited", "state_unavailable", "internal_error"}
+
+
+class AlertReporter:
+    """Maps an alert's journal entry and answer to an event and, if wanted, a notification."""
+
+    def __init__(self, notifications: Notifications | None, login_link: Callable[[], str] | None = None):
+        self._notifications = notifications
+        self._login_link = login_link
+
+    def received(self, body_bytes: int) -> None:
+        """The alert arrived (before anything is known about it)."""
+        log_event(log, logging.INFO, "alert_received", "alert received", body_bytes=body_bytes)
+
+    def report(self, entry: dict[str, Any], answer: Answer, deadline: Deadline) -> None:
+        """Log the outcome's event; notify the trader of failures (or of everything)."""
+        outcome = entry.get("outcome", "")
+        decision = entry.get("decision") or {}
+        fields = {
+            "status": answer.status,
+            "outcome": outcome,
+            "symbol": decision.get("symbol"),
+            "latency_ms": entry.get("latency_ms"),
+        }
+        message = str(answer.body.get("message", ""))
+        what = _describe(entry)
+        if outcome in ("replayed", "replayed_settled", "in_flight"):
+            log_event(log, logging.INFO, "duplicate_suppressed", f"duplicate of an earlier alert ({outcome})", **fields)
+            return
+        if answer.status == 401:
+            log_event(log, logging.WARNING, "alert_rejected", "alert refused: bad or missing secret", **fields)
+            return
+        if outcome == "placed":
+            log_event(log, logging.INFO, "order_placed", f"order placed: {what}", order_id=answer.body.get("order_id"), **fields)
+            self._notify("order_placed", f"Order placed: {what} (order {answer.body.get('order_id')})", fields, deadline)
+        elif outcome == "pending":
+            log_event(log, logging.WARNING, "order_pending", f"order outcome unknown, reconciling: {what}", **fields)
+            self._notify("order_pending", f"Order pending: {what}. Fyers did not confirm in time; checking the order book. {message}", fields, deadline)
+        elif outcome == "login_required":
+            log_event(log, logging.ERROR, "login_required", f"alert refused, Fyers login required: {what}", **fields)
+            link = self._login_link() if self._login_link else None
+            self._notify("login_required", f"Fyers login required: alert not placed ({what}). Log in:", fields, deadline, link)
+        elif outcome in _BROKER_FAILURES or answer.status >= 500:
+            log_event(log, logging.ERROR, "order_failed", f"order failed: {what}: {message}", **fields)
+            self._notify("order_failed", f"Order FAILED: {what}. {message}", fields, deadline)
+        else:
+            log_event(log, logging.WARNING, "alert_rejected", f"alert refused ({outcome}): {message}", **fields)
+            if entry.get("alert") is not None:  # authenticated: the trader's own alert did nothing
+                self._notify("order_failed", f"Alert refused, no order: {message}", fields, deadline)
+
+    def _notify(self, kind: str, text: str, fields: dict[str, Any], deadline: Deadline, link: str | None = None) -> None:
+        if self._notifications is None or not self._notifications.wanted(kind):
+            return
+        self._notifications.notify(Notification(kind, text, {k: v for k, v in fields.items() if v is not None}, link), deadline)
+
+
+def _describe(entry: dict[str, Any]) -> str:
+    decision = entry.get("decision")
+    if decision:
+        return f"{decision['side']} {decision['qty']} {decision['symbol']} {decision['product_type']}"
+    alert = entry.get("alert")
+    if isinstance(alert, dict):
+        parts = [alert.get("action"), alert.get("qty"), alert.get("symbol"), alert.get("strikeprice"), alert.get("optionType"), alert.get("expiry")]
+        return " ".join(str(p) for p in parts if p is not None)
+    return "unreadable alert"
