@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 
 export NO_GCE_CHECK := true
 
-.PHONY: run test serve bench clean
+.PHONY: run test soak serve bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ run: $(STAMP) ## Start the service on :8080 on the embedded default (paper broke
 
 test: $(STAMP) ## Run the whole test suite.
 	$(BIN)/python -m pytest -q
+
+soak: $(STAMP) ## The full reliability run (thousands of faulted alerts and hostile inputs); writes docs/reliability.md.
+	SOAK=1 $(BIN)/python -m pytest -q tests/reliability
 
 clean:
 	rm -rf $(VENV) .pytest_cache var

@@ -8,6 +8,7 @@ from typing import Any
 from app.domain import errors
 
 _STATUS_BY_ERROR: list[tuple[type[errors.BridgeError], int]] = [
+    (errors.Forbidden, 403),
     (errors.InvalidAlert, 400),
     (errors.Unauthorized, 401),
     (errors.AlertInFlight, 409),

@@ -167,7 +167,8 @@ def _broker(
     login = LoginService(
         tokens, auth, settings.fyers_pin, settings.fyers_auth_code, notifications
     )
-    return FyersBroker(settings.fyers_app_id, tokens, Pacer()), login
+    pacer = Pacer(settings.fyers_rate_per_second, settings.fyers_rate_per_minute)
+    return FyersBroker(settings.fyers_app_id, tokens, pacer), login
 
 
 def _source_name(settings: Settings) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from typing import Mapping
@@ -9,6 +10,8 @@ from typing import Mapping
 FYERS_MASTER_URL = "https://public.fyers.in/sym_details/NSE_FO.csv"
 PRODUCT_TYPES = ("INTRADAY", "MARGIN", "CO", "BO")
 PAPER_DEFAULT_SECRET = "paper"
+# The addresses TradingView sends webhooks from (its documentation).
+TRADINGVIEW_IPS = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7")
 
 
 class ConfigError(ValueError):
@@ -50,6 +53,10 @@ class Settings:
     notify_on: str = "failures"
     google_cloud_project: str | None = None
     cloud_run_service: str | None = None
+    allowed_source_ips: tuple[str, ...] = ()
+    trusted_proxy_hops: int = 0
+    fyers_rate_per_second: int = 10
+    fyers_rate_per_minute: int = 200
     log_level: str = "INFO"
     log_file: str | None = None
     use_cloud_logging: bool = False
@@ -133,6 +140,10 @@ class Settings:
             notify_on=env.choice("NOTIFY_ON", ("failures", "all"), "failures"),
             google_cloud_project=env.text("GOOGLE_CLOUD_PROJECT"),
             cloud_run_service=env.text("K_SERVICE"),
+            allowed_source_ips=env.networks("ALLOWED_SOURCE_IPS"),
+            trusted_proxy_hops=env.integer("TRUSTED_PROXY_HOPS", 0, minimum=0, maximum=5),
+            fyers_rate_per_second=env.integer("FYERS_RATE_PER_SECOND", 10, minimum=1),
+            fyers_rate_per_minute=env.integer("FYERS_RATE_PER_MINUTE", 200, minimum=1),
             log_level=env.choice(
                 "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", upper=True
             ),
@@ -223,6 +234,25 @@ class _Env:
         if lowered in ("0", "false", "no", "off"):
             return False
         raise ConfigError(f"{name} must be true or false, got {value!r}")
+
+    def networks(self, name: str) -> tuple[str, ...]:
+        """IP addresses or CIDR ranges, comma-separated; `tradingview` names TradingView's."""
+        value = self.text(name)
+        if value is None:
+            return ()
+        networks: list[str] = []
+        for item in (part.strip() for part in value.split(",")):
+            if not item:
+                continue
+            if item.lower() == "tradingview":
+                networks.extend(TRADINGVIEW_IPS)
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ConfigError(f"{name} has {item!r}, which is not an IP address or CIDR range") from None
+            networks.append(item)
+        return tuple(networks)
 
     def url(self, name: str) -> str | None:
         value = self.text(name)

@@ -28,6 +28,12 @@ class Unauthorized(BridgeError):
     code = "unauthorized"
 
 
+class Forbidden(Unauthorized):
+    """The sender is not allowed (an address outside the allowlist)."""
+
+    code = "forbidden"
+
+
 class PayloadTooLarge(BridgeError):
     """The body is larger than the service accepts."""
 
