@@ -6,6 +6,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from app.adapters.coalescing import CoalescingBroker
 from app.adapters.local_state import LocalStateStore
 from app.adapters.pacer import Pacer
 from app.adapters.paper_broker import PaperBroker
@@ -86,6 +87,7 @@ def bootstrap(
     notifications = Notifications(_channels(settings), redactor, clock, settings.notify_on)
     store = _state_store(settings)
     broker, login = _broker(settings, store, clock, redactor, notifications)
+    broker = CoalescingBroker(broker)
     masters = MasterHolder(load_master(settings, clock))
     journal = Journal(store, clock)
     ledger = IdempotencyLedger(

@@ -44,7 +44,7 @@ class Settings:
     tp_percent: Decimal = Decimal("25")
     default_product_type: str = "INTRADAY"
     attach_sl_tp: bool = False
-    alert_deadline_seconds: float = 2.0
+    alert_deadline_seconds: float = 2.5
     notification_topic: str | None = None
     notification_url: str | None = None
     telegram_bot_token: str | None = None
@@ -129,7 +129,7 @@ class Settings:
                 "DEFAULT_PRODUCT_TYPE", PRODUCT_TYPES, "INTRADAY", upper=True
             ),
             attach_sl_tp=env.flag("ATTACH_SL_TP", False),
-            alert_deadline_seconds=env.number("ALERT_DEADLINE_SECONDS", 2.0, 0.5, 2.5),
+            alert_deadline_seconds=env.number("ALERT_DEADLINE_SECONDS", 2.5, 0.5, 2.6),
             notification_topic=env.text("NOTIFICATION_TOPIC"),
             notification_url=env.url("NOTIFICATION_URL"),
             telegram_bot_token=env.text("TELEGRAM_BOT_TOKEN"),

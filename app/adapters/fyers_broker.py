@@ -46,8 +46,8 @@ ORDER_NOT_ACKNOWLEDGED = 201
 ORDER_STATUS = {1: "cancelled", 2: "traded", 4: "transit", 5: "rejected", 6: "pending", 7: "expired"}
 
 READ_CALL_CAP = 1.0  # seconds one quote/positions/order-book call may take
-ORDER_CALL_CAP = 1.5  # seconds one order call may take
-ORDER_LOOKUP_RESERVE = 0.5  # left after an order call, to look the order up if it was cut off
+ORDER_CALL_CAP = 1.5  # seconds one order call may take (the rest of the budget is for a look-up)
+ORDER_CALL_MIN = 0.2  # seconds: with less left, the order is not sent at all
 READINESS_TTL = 30.0  # seconds a profile check stays good for /readyz
 _SDK_LOGGERS = ("FyersAPI", "FyersAPIRequest")
 
@@ -106,8 +106,8 @@ class FyersBroker(Broker):
 
     def place_order(self, order: OrderRequest, deadline: Deadline) -> PlacedOrder:
         """Send one order once; BrokerUnavailable only when it certainly did not leave."""
-        timeout = min(ORDER_CALL_CAP, deadline.remaining() - ORDER_LOOKUP_RESERVE)
-        if timeout <= 0.2:
+        timeout = min(ORDER_CALL_CAP, deadline.remaining())
+        if timeout < ORDER_CALL_MIN:
             raise BrokerUnavailable("no time left in this alert's budget to send the order")
         body, exchange = self._call(self._model.place_order, _order_payload(order), deadline, timeout)
         code = body.get("code") if body else None

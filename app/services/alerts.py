@@ -37,7 +37,7 @@ from app.services.reporting import AlertReporter
 log = logging.getLogger(__name__)
 
 _JOURNAL_PAYLOAD_LIMIT = 4096  # bytes of the alert kept in its journal record
-ANSWER_WITHIN = 2.6  # seconds in the service: TradingView cancels at 3, network included
+ANSWER_WITHIN = 2.8  # seconds in the service: TradingView cancels at 3
 NOTIFY_ALLOWANCE = 0.3  # seconds past the broker budget that notifications may use
 _SECRET_FIELDS = ("token",)
 

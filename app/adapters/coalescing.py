@@ -1,0 +1,130 @@
+"""Fewer broker calls under bursts: concurrent quote requests share calls, positions share a window.
+
+A strategy that trades several contracts at one bar close sends its alerts together, and
+Fyers allows 10 requests a second. Quotes are batched with no added wait: the first request
+goes out at once; requests that arrive while a call is in flight are gathered (up to 50
+symbols, Fyers's limit) into the next call. A burst of N alerts then costs about N + 2 broker
+calls (N orders, one or two quote calls) instead of 2N. The positions book is shared by
+callers within a short window (single flight).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Sequence
+
+from app.deadline import Deadline
+from app.domain.errors import BrokerUnavailable
+from app.domain.orders import BrokerOrder, OrderRequest, PlacedOrder, Position
+from app.ports import Broker
+
+MAX_SYMBOLS = 50  # Fyers's quotes call takes at most 50 symbols
+POSITIONS_FRESH_FOR = 0.5  # seconds a positions book may be shared
+
+
+@dataclass
+class _Batch:
+    symbols: set[str] = field(default_factory=set)
+    done: threading.Event = field(default_factory=threading.Event)
+    prices: dict[str, Decimal] = field(default_factory=dict)
+    error: BaseException | None = None
+    deadline: Deadline | None = None
+
+
+class CoalescingBroker(Broker):
+    """Wraps a broker; orders pass straight through, reads are shared."""
+
+    def __init__(self, inner: Broker):
+        self._inner = inner
+        self.name = inner.name
+        self._lock = threading.Lock()
+        self._in_flight = False
+        self._waiting: _Batch | None = None
+        self._positions_lock = threading.Lock()
+        self._positions: tuple[float, list[Position]] | None = None
+
+    def quotes(self, symbols: Sequence[str], deadline: Deadline) -> dict[str, Decimal]:
+        """LTPs, fetched with whatever other alerts need at the same moment."""
+        wanted = set(symbols)
+        with self._lock:
+            if self._in_flight:
+                batch = self._waiting
+                if batch is None or len(batch.symbols | wanted) > MAX_SYMBOLS:
+                    if batch is not None:
+                        return self._inner.quotes(symbols, deadline)  # batch full: go alone
+                    batch = self._waiting = _Batch(deadline=deadline)
+                batch.symbols |= wanted
+                # The batch runs under the most generous deadline among its members.
+                if deadline.remaining() > batch.deadline.remaining():
+                    batch.deadline = deadline
+                leader = False
+            else:
+                self._in_flight = True
+                batch = _Batch(symbols=wanted, deadline=deadline)
+                leader = True
+        if leader:
+            self._run(batch)
+        else:
+            if not batch.done.wait(timeout=deadline.remaining()):
+                raise BrokerUnavailable("the shared quote request did not finish in time")
+        if batch.error is not None:
+            raise batch.error
+        return {symbol: batch.prices[symbol] for symbol in wanted if symbol in batch.prices}
+
+    def _run(self, batch: _Batch) -> None:
+        """Fetch one batch, then every batch that gathered meanwhile, one after another."""
+        while batch is not None:
+            try:
+                batch.prices = self._inner.quotes(sorted(batch.symbols), batch.deadline)
+            except BaseException as error:  # handed to every waiter, re-raised there
+                batch.error = error
+            batch.done.set()
+            with self._lock:
+                batch, self._waiting = self._waiting, None
+                if batch is None:
+                    self._in_flight = False
+
+    def positions(self, deadline: Deadline) -> list[Position]:
+        """Net positions, shared by callers within half a second."""
+        with self._positions_lock:
+            cached = self._positions
+            if cached is not None and time.monotonic() - cached[0] < POSITIONS_FRESH_FOR:
+                return list(cached[1])
+            fetched = self._inner.positions(deadline)
+            self._positions = (time.monotonic(), fetched)
+            return list(fetched)
+
+    def forget_positions(self) -> None:
+        """Drop the shared book (an order just changed it)."""
+        with self._positions_lock:
+            self._positions = None
+
+    def place_order(self, order: OrderRequest, deadline: Deadline) -> PlacedOrder:
+        """Straight through; the positions book is stale afterwards."""
+        try:
+            return self._inner.place_order(order, deadline)
+        finally:
+            self.forget_positions()
+
+    def find_order(self, order: OrderRequest, since: datetime, deadline: Deadline) -> BrokerOrder | None:
+        """Straight through."""
+        return self._inner.find_order(order, since, deadline)
+
+    def readiness(self) -> tuple[bool, str]:
+        """Straight through."""
+        return self._inner.readiness()
+
+    def close(self) -> None:
+        """Close the wrapped broker."""
+        close = getattr(self._inner, "close", None)
+        if close:
+            close()
+
+    @property
+    def orders(self):
+        """The wrapped broker's orders (the paper broker keeps them)."""
+        return self._inner.orders

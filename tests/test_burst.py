@@ -1,0 +1,55 @@
+"""A burst of 20 simultaneous alerts at 150 ms broker latency: few broker calls, no 429.
+
+The bounded twin of benchmark (b): it asserts call counts, never times.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from app import create_app
+from app.bootstrap import bootstrap
+from tests.conftest import browser_login, seed_alert
+
+STRIKES = [25500 + 50 * i for i in range(10)]
+
+
+@pytest.mark.timeout(60)
+def test_twenty_simultaneous_alerts_cost_about_n_plus_two_calls_and_no_429(fyers_settings, clock, fake_fyers):
+    services = bootstrap(fyers_settings, clock)  # the real pacer: 10/s, 200/min
+    app = create_app(services=services)
+    try:
+        assert browser_login(app.test_client(), fake_fyers).status_code == 200
+        fake_fyers.latency = 0.15
+        calls_before = len(fake_fyers.calls)
+        barrier = threading.Barrier(20)
+        answers = []
+        lock = threading.Lock()
+
+        def send(i):
+            client = app.test_client()
+            alert = seed_alert(
+                strikeprice=STRIKES[i % 10],
+                optionType="CE" if i < 10 else "PE",
+                idempotency_key=f"burst-{i}",
+            )
+            barrier.wait(timeout=10)
+            response = client.post("/webhook", json=alert)
+            with lock:
+                answers.append(response.status_code)
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        calls = fake_fyers.calls[calls_before:]
+        assert answers == [200] * 20
+        assert len(fake_fyers.placed_orders()) == 20
+        assert sum(1 for c in calls if c["path"] == "orders/sync") == 20
+        assert len(calls) <= 24, [c["path"] for c in calls]
+        assert not [c for c in calls if c["status"] == 429]
+    finally:
+        services.broker.close()
