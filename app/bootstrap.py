@@ -16,9 +16,11 @@ from app.logs import Redactor, log_event
 from app.ports import Broker, Clock, Notifier, StateStore
 from app.services.alerts import AlertRules, AlertService
 from app.services.idempotency import IdempotencyLedger
+from app.services.controls import TradingControls
 from app.services.journal import Journal
 from app.services.login import LoginService
 from app.services.placement import OrderPlacer
+from app.services.planning import OrderPlanner, RiskRules
 from app.services.notify import Notifications
 from app.services.reconcile import Reconciler
 from app.services.reporting import AlertReporter
@@ -42,6 +44,7 @@ class Services:
     login: LoginService | None  # None on the paper broker: no login there
     notifications: Notifications
     redactor: Redactor
+    controls: TradingControls
 
 
 class MasterHolder:
@@ -95,23 +98,39 @@ def bootstrap(
     )
     placer = OrderPlacer(broker, clock.now)
     reconciler = Reconciler(store, ledger, journal, placer, clock)
+    controls = TradingControls(store, clock)
+    planner = OrderPlanner(
+        RiskRules(
+            max_lots=settings.webhook_max_qty,
+            sl_percent=settings.sl_percent,
+            tp_percent=settings.tp_percent,
+            attach_sl_tp=settings.attach_sl_tp,
+            require_short_for_buy=settings.require_short_for_buy,
+            max_orders_per_day=settings.max_orders_per_day,
+            max_open_lots=settings.max_open_lots,
+            allowed_underlyings=settings.allowed_underlyings,
+            freeze_qty=dict(settings.freeze_qty),
+        ),
+        broker,
+        masters.current,
+        controls,
+        clock,
+    )
     rules = AlertRules(
         webhook_secret=settings.webhook_secret_token,
-        max_lots=settings.webhook_max_qty,
-        sl_percent=settings.sl_percent,
-        tp_percent=settings.tp_percent,
         default_product_type=settings.default_product_type,
-        attach_sl_tp=settings.attach_sl_tp,
         deadline_seconds=settings.alert_deadline_seconds,
         duplicate_window_seconds=settings.duplicate_window_seconds,
+        hmac_secret=settings.webhook_hmac_secret,
+        exact_strikes=settings.strike_rounding == "exact",
     )
     reporter = AlertReporter(notifications, login.login_url if login else None)
     alerts = AlertService(
-        rules, broker, masters.current, ledger, journal, clock, placer, reconciler, reporter
+        rules, planner, ledger, journal, clock, placer, reconciler, controls, reporter
     )
     return Services(
         settings, clock, store, broker, masters, journal, alerts, reconciler, login,
-        notifications, redactor,
+        notifications, redactor, controls,
     )
 
 

@@ -10,6 +10,9 @@ from typing import Mapping
 FYERS_MASTER_URL = "https://public.fyers.in/sym_details/NSE_FO.csv"
 PRODUCT_TYPES = ("INTRADAY", "MARGIN", "CO", "BO")
 PAPER_DEFAULT_SECRET = "paper"
+# NSE freeze quantities (contracts per order); above them Fyers must slice the order.
+# They change with NSE circulars: override with FREEZE_QTY=NIFTY:1800,BANKNIFTY:900.
+DEFAULT_FREEZE_QTY = (("NIFTY", 1800), ("BANKNIFTY", 900), ("FINNIFTY", 1800), ("MIDCPNIFTY", 2800))
 # The addresses TradingView sends webhooks from (its documentation).
 TRADINGVIEW_IPS = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7")
 
@@ -44,6 +47,13 @@ class Settings:
     tp_percent: Decimal = Decimal("25")
     default_product_type: str = "INTRADAY"
     attach_sl_tp: bool = False
+    strike_rounding: str = "exact"
+    require_short_for_buy: bool = False
+    max_orders_per_day: int | None = None
+    max_open_lots: int | None = None
+    allowed_underlyings: frozenset[str] = frozenset()
+    freeze_qty: tuple[tuple[str, int], ...] = DEFAULT_FREEZE_QTY
+    webhook_hmac_secret: str | None = None
     alert_deadline_seconds: float = 2.5
     notification_topic: str | None = None
     notification_url: str | None = None
@@ -71,6 +81,7 @@ class Settings:
             "fyers_auth_code",
             "telegram_bot_token",
             "notification_url",
+            "webhook_hmac_secret",
         ),
         repr=False,
     )
@@ -129,6 +140,13 @@ class Settings:
                 "DEFAULT_PRODUCT_TYPE", PRODUCT_TYPES, "INTRADAY", upper=True
             ),
             attach_sl_tp=env.flag("ATTACH_SL_TP", False),
+            strike_rounding=env.choice("STRIKE_ROUNDING", ("exact", "nearest"), "exact"),
+            require_short_for_buy=env.flag("REQUIRE_SHORT_FOR_BUY", False),
+            max_orders_per_day=env.optional_integer("MAX_ORDERS_PER_DAY"),
+            max_open_lots=env.optional_integer("MAX_OPEN_LOTS"),
+            allowed_underlyings=frozenset(env.names("ALLOWED_UNDERLYINGS")),
+            freeze_qty=env.freeze_qty("FREEZE_QTY") or DEFAULT_FREEZE_QTY,
+            webhook_hmac_secret=env.text("WEBHOOK_HMAC_SECRET"),
             alert_deadline_seconds=env.number("ALERT_DEADLINE_SECONDS", 2.5, 0.5, 2.6),
             notification_topic=env.text("NOTIFICATION_TOPIC"),
             notification_url=env.url("NOTIFICATION_URL"),
@@ -234,6 +252,33 @@ class _Env:
         if lowered in ("0", "false", "no", "off"):
             return False
         raise ConfigError(f"{name} must be true or false, got {value!r}")
+
+    def optional_integer(self, name: str) -> int | None:
+        """A positive whole number, or None when unset."""
+        if self.text(name) is None:
+            return None
+        return self.integer(name, 0, minimum=1)
+
+    def names(self, name: str) -> list[str]:
+        """Upper-case names, comma-separated."""
+        value = self.text(name) or ""
+        names = [part.strip().upper() for part in value.split(",") if part.strip()]
+        for item in names:
+            if not item.replace("&", "").replace("-", "").isalnum():
+                raise ConfigError(f"{name} has {item!r}, which is not an underlying name")
+        return names
+
+    def freeze_qty(self, name: str) -> tuple[tuple[str, int], ...]:
+        """UNDERLYING:QTY pairs, comma-separated."""
+        pairs = []
+        for item in (self.text(name) or "").split(","):
+            if not item.strip():
+                continue
+            underlying, _, qty = item.partition(":")
+            if not qty.strip().isdigit() or not underlying.strip():
+                raise ConfigError(f"{name} must look like NIFTY:1800,BANKNIFTY:900; got {item.strip()!r}")
+            pairs.append((underlying.strip().upper(), int(qty)))
+        return tuple(pairs)
 
     def networks(self, name: str) -> tuple[str, ...]:
         """IP addresses or CIDR ranges, comma-separated; `tradingview` names TradingView's."""

@@ -250,6 +250,8 @@ def _order_payload(order: OrderRequest) -> dict[str, Any]:
     }
     if order.tag:
         payload["orderTag"] = order.tag
+    if order.slice:
+        payload["isSliceOrder"] = True
     if order.product_type not in ("CO", "BO") and order.stop_loss_points:
         payload["legType"] = 1  # SL/TP attached to an INTRADAY/MARGIN order, in points
     return payload

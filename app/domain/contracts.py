@@ -166,6 +166,10 @@ class SymbolMaster:
             raise _no_tradable_expiry(book, now)
         return book.lot_sizes[tradable[0]]
 
+    def expiry_for(self, underlying: str, expiry: str | date, now: datetime) -> date:
+        """The expiry date a selector (or date) names for this underlying, if tradable."""
+        return self._select_expiry(self._book(underlying), expiry, _epoch(now), now)
+
     def resolve(
         self, underlying: str, expiry: str | date, strike: Decimal, option_type: str, now: datetime
     ) -> Contract:

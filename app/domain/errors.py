@@ -58,6 +58,16 @@ class ContractNotFound(Unexecutable):
     code = "contract_not_found"
 
 
+class RiskRefused(Unexecutable):
+    """A risk gate refused the alert before any order; `rule` names the gate."""
+
+    code = "risk_refused"
+
+    def __init__(self, rule: str, message: str, **details):
+        super().__init__(message, rule=rule, **details)
+        self.rule = rule
+
+
 class OrderRejected(Unexecutable):
     """The broker refused the order; carries the broker's message."""
 

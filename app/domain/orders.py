@@ -31,6 +31,7 @@ class OrderRequest:
     stop_loss_points: Decimal | None = None
     take_profit_points: Decimal | None = None
     order_type: int = MARKET
+    slice: bool = False  # above the exchange's freeze quantity: Fyers slices it (isSliceOrder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +66,14 @@ class Position:
     product_type: str
 
 
-def order_tag(idempotency_key: str) -> str:
-    """A Fyers-safe order tag (alphanumeric, at most 30 characters) fixed by the alert's key."""
-    return "TV" + hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:24]
+def order_tag(seed: str, strategy: str | None = None) -> str:
+    """A Fyers-safe order tag (alphanumeric, at most 30 characters) fixed by the alert's key.
+
+    The strategy's name (its first letters and digits) leads the tag, so the trader can read
+    in the Fyers order book which strategy placed an order.
+    """
+    prefix = "".join(ch for ch in (strategy or "") if ch.isascii() and ch.isalnum())[:8] or "TV"
+    return prefix + hashlib.sha256(seed.encode("utf-8")).hexdigest()[:22]
 
 
 def order_as_dict(order: OrderRequest) -> dict:
@@ -81,6 +87,7 @@ def order_as_dict(order: OrderRequest) -> dict:
         "stop_loss_points": str(order.stop_loss_points) if order.stop_loss_points else None,
         "take_profit_points": str(order.take_profit_points) if order.take_profit_points else None,
         "order_type": order.order_type,
+        "slice": order.slice,
     }
 
 
@@ -95,4 +102,5 @@ def order_from_dict(data: dict) -> OrderRequest:
         stop_loss_points=Decimal(data["stop_loss_points"]) if data.get("stop_loss_points") else None,
         take_profit_points=Decimal(data["take_profit_points"]) if data.get("take_profit_points") else None,
         order_type=int(data.get("order_type", MARKET)),
+        slice=bool(data.get("slice", False)),
     )

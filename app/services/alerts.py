@@ -1,4 +1,4 @@
-"""execute_alert: from a TradingView alert body to exactly one order, and an answer."""
+"""execute_alert: from a TradingView alert body to its orders, each placed at most once, and an answer."""
 
 from __future__ import annotations
 
@@ -10,27 +10,26 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from app.answers import Answer, error_answer
 from app.deadline import Deadline
-from app.domain.alert import Alert, check_lots, parse_alert
-from app.domain.contracts import Contract, SymbolMaster
+from app.domain.alert import AlertMessage, parse_message
 from app.domain.errors import (
     BridgeError,
-    BrokerUnavailable,
     InvalidAlert,
     OrderOutcomeUnknown,
+    RiskRefused,
     Unauthorized,
 )
-from app.domain.orders import TAGLESS_PRODUCTS, OrderRequest, PlacedOrder, order_tag
-from app.domain.pricing import Exits, price_exits
+from app.domain.orders import OrderRequest
 from app.logs import add_log_context
-from app.ports import Broker, Clock
+from app.ports import Clock
+from app.services.controls import TradingControls
 from app.services.idempotency import Claim, IdempotencyLedger, Replay
 from app.services.journal import Journal
 from app.services.placement import OrderPlacer
+from app.services.planning import OrderPlanner, PlannedOrder
 from app.services.reconcile import Reconciler
 from app.services.reporting import AlertReporter
 
@@ -39,58 +38,53 @@ log = logging.getLogger(__name__)
 _JOURNAL_PAYLOAD_LIMIT = 4096  # bytes of the alert kept in its journal record
 ANSWER_WITHIN = 2.8  # seconds in the service: TradingView cancels at 3
 NOTIFY_ALLOWANCE = 0.3  # seconds past the broker budget that notifications may use
-_SECRET_FIELDS = ("token",)
+_SECRET_FIELDS = ("token", "secret")
 
 
 @dataclass(frozen=True)
 class AlertRules:
-    """The settings that shape how an alert becomes an order."""
+    """The settings that shape how an alert is accepted."""
 
     webhook_secret: str
-    max_lots: int
-    sl_percent: Decimal
-    tp_percent: Decimal
     default_product_type: str
-    attach_sl_tp: bool
     deadline_seconds: float
     duplicate_window_seconds: int = 60
-
-
-@dataclass
-class _Decision:
-    contract: Contract
-    qty: int
-    ltp: Decimal
-    exits: Exits
-    order: OrderRequest
+    hmac_secret: str | None = None
+    exact_strikes: bool = True
 
 
 class AlertService:
-    """Authenticates, validates, de-duplicates, resolves, prices and places one alert."""
+    """Authenticates, validates, de-duplicates, plans and places the orders of one alert."""
 
     def __init__(
         self,
         rules: AlertRules,
-        broker: Broker,
-        master: Callable[[], SymbolMaster],
+        planner: OrderPlanner,
         ledger: IdempotencyLedger,
         journal: Journal,
         clock: Clock,
         placer: OrderPlacer,
         reconciler: Reconciler,
+        controls: TradingControls,
         reporter: AlertReporter | None = None,
     ):
         self.rules = rules
-        self.broker = broker
-        self._master = master
+        self.planner = planner
         self.ledger = ledger
         self.journal = journal
         self.clock = clock
         self.placer = placer
         self.reconciler = reconciler
+        self.controls = controls
         self.reporter = reporter or AlertReporter(None)
 
-    def execute(self, raw_body: bytes, header_key: str | None = None) -> Answer:
+    def execute(
+        self,
+        raw_body: bytes,
+        header_key: str | None = None,
+        signature: str | None = None,
+        dry_run: bool = False,
+    ) -> Answer:
         """Run one alert end to end and return the answer for the caller."""
         started = time.monotonic()
         deadline = Deadline(self.rules.deadline_seconds)
@@ -104,17 +98,23 @@ class AlertService:
         answer: Answer | None = None
         try:
             payload = _decode(raw_body)
-            self._authenticate(payload)
+            self._authenticate(payload, raw_body, signature)
             entry["alert"] = _journal_payload(payload)
-            alert = parse_alert(
+            message = parse_message(
                 payload,
                 default_product_type=self.rules.default_product_type,
                 header_key=header_key,
+                exact_strikes=self.rules.exact_strikes,
             )
-            entry["idempotency_key"] = alert.idempotency_key
-            add_log_context(idempotency_key=alert.idempotency_key)
-            if alert.idempotency_key is not None:
-                claimed = self.ledger.claim(alert.idempotency_key, alert_id)
+            entry["idempotency_key"] = message.idempotency_key
+            entry["strategy"] = message.strategy
+            add_log_context(idempotency_key=message.idempotency_key)
+            if dry_run or message.dry_run:
+                entry["dry_run"] = True
+                answer = self._dry_run(message, alert_id, deadline, entry)
+                return answer
+            if message.idempotency_key is not None:
+                claimed = self.ledger.claim(message.idempotency_key, alert_id)
             else:
                 # TradingView resends a failed alert unchanged: identical bodies within the
                 # window are one alert.
@@ -125,7 +125,7 @@ class AlertService:
                 answer = self._replay(claimed, deadline, entry)
                 return answer
             claim = claimed
-            answer = self._execute(alert, alert_id, deadline, entry, claim)
+            answer = self._execute(message, alert_id, deadline, entry, claim)
         except BridgeError as error:
             answer = error_answer(error, alert_id=alert_id)
             entry["outcome"] = error.code
@@ -145,113 +145,165 @@ class AlertService:
     def _replay(self, stored: Replay, deadline: Deadline, entry: dict[str, Any]) -> Answer:
         """The stored answer; a pending one is first checked against the order book."""
         entry["outcome"] = "replayed"
-        if stored.status == 202 and stored.body.get("alert_id"):
+        if stored.status == 202 and stored.body.get("alert_id") and "legs" not in stored.body:
             settled = self.reconciler.settle(stored.body["alert_id"], deadline)
             if settled is not None:
                 entry["outcome"] = "replayed_settled"
                 return Answer(settled.status, settled.body, {"Idempotent-Replayed": "true"})
         return Answer(stored.status, stored.body, {"Idempotent-Replayed": "true"})
 
-    def _authenticate(self, payload: dict[str, Any]) -> None:
-        token = payload.get("token")
+    def _authenticate(self, payload: dict[str, Any], raw_body: bytes, signature: str | None) -> None:
+        """The body's secret, or (for senders that can sign) an HMAC of the raw body."""
+        if signature is not None and self.rules.hmac_secret:
+            expected = "sha256=" + hmac.new(
+                self.rules.hmac_secret.encode("utf-8"), raw_body, hashlib.sha256
+            ).hexdigest()
+            if not hmac.compare_digest(signature.strip().encode("utf-8"), expected.encode("utf-8")):
+                raise Unauthorized("the X-Signature does not match the body")
+            return
+        token = payload.get("token", payload.get("secret"))
         if not isinstance(token, str) or not hmac.compare_digest(
             token.encode("utf-8"), self.rules.webhook_secret.encode("utf-8")
         ):
             raise Unauthorized("missing or wrong token")
 
+    def _dry_run(self, message: AlertMessage, alert_id: str, deadline: Deadline, entry: dict) -> Answer:
+        """Everything a live alert does except claim, count and place."""
+        plan = self.planner.plan(message, deadline)
+        orders = []
+        for index, planned in enumerate(plan.orders):
+            request = planned.request(
+                f"dry-run#{index}", message.strategy, self.planner.rules.attach_sl_tp, self.planner.freeze_qty(planned)
+            )
+            orders.append(_order_body(planned, request, None, "would_place", ""))
+        entry["outcome"] = "dry_run"
+        body = {
+            "status": "dry_run",
+            "alert_id": alert_id,
+            "orders": orders,
+            "message": f"dry run: {len(orders)} order(s) would be placed; nothing was sent",
+        }
+        if plan.nothing_to_close:
+            body["nothing_to_close"] = plan.nothing_to_close
+        return Answer(200, body)
+
     def _execute(
-        self, alert: Alert, alert_id: str, deadline: Deadline, entry: dict, claim: Claim
+        self, message: AlertMessage, alert_id: str, deadline: Deadline, entry: dict, claim: Claim
     ) -> Answer:
+        plan = self.planner.plan(message, deadline)
+        if not plan.orders:
+            entry["outcome"] = "nothing_to_close"
+            return Answer(
+                200,
+                {
+                    "status": "nothing_to_close",
+                    "alert_id": alert_id,
+                    "message": "no open position to close in " + ", ".join(plan.nothing_to_close),
+                    "orders": [],
+                },
+            )
+        limit = self.planner.rules.max_orders_per_day
+        reserved = plan.entries if limit is not None else 0
+        if reserved and not self.controls.reserve_orders(reserved, limit):
+            raise RiskRefused("MAX_ORDERS_PER_DAY", f"MAX_ORDERS_PER_DAY={limit} reached for today")
+        single = len(plan.orders) == 1 and not message.multi_leg
+        results: list[dict[str, Any]] = []
+        failure: BridgeError | None = None
+        placed_entries = 0
+        for index, planned in enumerate(plan.orders):
+            try:
+                status, body = self._place(planned, index, single, message, alert_id, deadline, entry, claim)
+            except BridgeError as error:
+                failure = error
+                results.append({**_planned_summary(planned), "status": "failed", "error": error.code, "message": error.message})
+                results.extend({**_planned_summary(rest), "status": "not_sent"} for rest in plan.orders[index + 1 :])
+                break
+            results.append(body)
+            if not planned.closing and status in (200, 202):
+                placed_entries += 1
+        if reserved and placed_entries < reserved:
+            self.controls.release_orders(reserved - placed_entries)
+        if single:
+            if failure is not None:
+                raise failure
+            body = results[0]
+            entry["outcome"] = body["status"]
+            return Answer(202 if body["status"] == "pending" else 200, body)
+        return self._combined(results, failure, alert_id, entry)
+
+    def _place(
+        self,
+        planned: PlannedOrder,
+        index: int,
+        single: bool,
+        message: AlertMessage,
+        alert_id: str,
+        deadline: Deadline,
+        entry: dict,
+        parent: Claim,
+    ) -> tuple[int, dict[str, Any]]:
+        """Place one planned order under its own key (the alert's key for a single order)."""
+        claim = parent
+        if not single:
+            claimed = self.ledger.claim(f"{parent.key}#{index}", alert_id, ttl=parent.ttl)
+            if isinstance(claimed, Replay):
+                return claimed.status, claimed.body  # placed by an earlier send of this alert
+            claim = claimed
         # The tag names this claim of the key: a takeover derives the same one, and a key
         # claimed afresh after its TTL gets a new one.
-        decision = self._decide(alert, deadline, f"{claim.key}@{claim.claimed_at}")
-        entry["decision"] = {
-            "symbol": decision.contract.ticker,
-            "qty": decision.qty,
-            "side": alert.side.name,
-            "product_type": alert.product_type,
-            "ltp": str(decision.ltp),
-            "sl": str(decision.exits.stop_loss),
-            "tp": str(decision.exits.take_profit),
-            "tag": decision.order.tag,
-        }
+        request = planned.request(
+            f"{claim.key}@{claim.claimed_at}",
+            message.strategy,
+            self.planner.rules.attach_sl_tp,
+            self.planner.freeze_qty(planned),
+        )
+        planned.order = request
+        entry.setdefault("decisions", []).append(_decision(planned, request))
         entry["order_attempted"] = True
         since = datetime.fromtimestamp(claim.claimed_at, timezone.utc)
         try:
             if claim.taken_over:
                 entry["taken_over"] = True
-                placed = self.placer.place_after_takeover(decision.order, since, deadline)
+                placed = self.placer.place_after_takeover(request, since, deadline)
             else:
-                placed = self.placer.place(decision.order, deadline)
+                placed = self.placer.place(request, deadline)
         except OrderOutcomeUnknown as unknown:
-            entry["outcome"] = "pending"
-            entry["broker"] = {"message": unknown.message}
-            body = self._order_body("pending", alert, alert_id, decision, None, unknown.message)
-            self.reconciler.record(alert_id, claim.key, decision.order, since, body)
-            return Answer(202, body)
-        entry["outcome"] = "placed"
-        entry["broker"] = {"order_id": placed.order_id, "message": placed.message}
-        return Answer(200, self._order_body("placed", alert, alert_id, decision, placed, placed.message))
+            body = _order_body(planned, request, None, "pending", unknown.message, alert_id)
+            self.reconciler.record(alert_id if single else f"{alert_id}-{index}", claim.key, request, since, body)
+            entry.setdefault("broker", []).append({"message": unknown.message})
+            if not single:
+                self.ledger.complete(claim, 202, body)
+            return 202, body
+        except BridgeError as error:
+            if not single:
+                self._settle(claim, error_answer(error), entry)
+            raise
+        body = _order_body(planned, request, placed.order_id, "placed", placed.message, alert_id)
+        entry.setdefault("broker", []).append({"order_id": placed.order_id, "message": placed.message})
+        if not single:
+            self.ledger.complete(claim, 200, body)
+        return 200, body
 
-    def _decide(self, alert: Alert, deadline: Deadline, tag_seed: str) -> _Decision:
-        contract = self._master().resolve(
-            alert.underlying, alert.expiry, alert.strike, alert.option_type, self.clock.now()
-        )
-        qty = check_lots(alert.qty, contract.lot_size, self.rules.max_lots)
-        ltp = self.broker.quotes([contract.ticker], deadline).get(contract.ticker)
-        if ltp is None or ltp <= 0:
-            raise BrokerUnavailable(f"the broker gave no price for {contract.ticker}")
-        exits = price_exits(
-            alert.side,
-            ltp,
-            contract.tick_size,
-            alert.stop_loss,
-            alert.take_profit,
-            self.rules.sl_percent,
-            self.rules.tp_percent,
-        )
-        bracket = alert.product_type in TAGLESS_PRODUCTS
-        send_exits = bracket or self.rules.attach_sl_tp
-        order = OrderRequest(
-            symbol=contract.ticker,
-            qty=qty,
-            side=alert.side,
-            product_type=alert.product_type,
-            tag=None if bracket else order_tag(tag_seed),
-            stop_loss_points=exits.stop_loss_points if send_exits else None,
-            # A cover order carries only a stop; a bracket order both legs.
-            take_profit_points=(
-                exits.take_profit_points if send_exits and alert.product_type != "CO" else None
-            ),
-        )
-        return _Decision(contract, qty, ltp, exits, order)
-
-    @staticmethod
-    def _order_body(
-        status: str,
-        alert: Alert,
-        alert_id: str,
-        decision: _Decision,
-        placed: PlacedOrder | None,
-        message: str,
-    ) -> dict[str, Any]:
-        return {
-            "status": status,
-            "alert_id": alert_id,
-            "order_id": placed.order_id if placed else None,
-            "symbol": decision.contract.ticker,
-            "expiry": decision.contract.expiry.isoformat(),
-            "strike": float(decision.contract.strike),
-            "option_type": decision.contract.option_type,
-            "qty": decision.qty,
-            "lots": decision.qty // decision.contract.lot_size,
-            "side": alert.side.name,
-            "product_type": alert.product_type,
-            "ltp": float(decision.ltp),
-            "sl": float(decision.exits.stop_loss),
-            "tp": float(decision.exits.take_profit),
-            "message": message,
-        }
+    def _combined(
+        self, results: list[dict[str, Any]], failure: BridgeError | None, alert_id: str, entry: dict
+    ) -> Answer:
+        """One answer for several orders: which stand, which failed, which were not sent."""
+        standing = [r for r in results if r["status"] in ("placed", "pending")]
+        if failure is None:
+            status = "pending" if any(r["status"] == "pending" for r in results) else "placed"
+            entry["outcome"] = status
+            code = 202 if status == "pending" else 200
+            message = f"{len(results)} order(s) {status}"
+        else:
+            status = "partial" if standing else failure.code
+            entry["outcome"] = "legs_partial" if standing else failure.code
+            code = error_answer(failure).status
+            message = (
+                f"{len(standing)} of {len(results)} order(s) stand; then: {failure.message}"
+                if standing
+                else failure.message
+            )
+        return Answer(code, {"status": status, "alert_id": alert_id, "message": message, "legs": results})
 
     def _settle(self, claim: Claim, answer: Answer, entry: dict[str, Any]) -> None:
         """Keep final answers under the key; release it when a resend could do better."""
@@ -266,6 +318,69 @@ class AlertService:
                 self.ledger.release(claim)
         except Exception:
             log.exception("idempotency ledger update failed", extra={"event": "ledger_error"})
+
+
+def _planned_summary(planned: PlannedOrder) -> dict[str, Any]:
+    return {
+        "symbol": planned.symbol,
+        "qty": planned.qty,
+        "side": planned.side.name,
+        "product_type": planned.product_type,
+    }
+
+
+def _order_body(
+    planned: PlannedOrder,
+    request: OrderRequest,
+    order_id: str | None,
+    status: str,
+    message: str,
+    alert_id: str | None = None,
+) -> dict[str, Any]:
+    """What the trader is told about one order."""
+    contract = planned.contract
+    body: dict[str, Any] = {"status": status}
+    if alert_id is not None:
+        body["alert_id"] = alert_id
+    body.update(
+        {
+            "order_id": order_id,
+            "symbol": planned.symbol,
+            "expiry": contract.expiry.isoformat() if contract else None,
+            "strike": float(contract.strike) if contract else None,
+            "option_type": contract.option_type if contract else None,
+            "qty": planned.qty,
+            "lots": planned.qty // contract.lot_size if contract else None,
+            "side": planned.side.name,
+            "product_type": planned.product_type,
+            "ltp": float(planned.ltp) if planned.ltp is not None else None,
+            "sl": float(planned.exits.stop_loss) if planned.exits else None,
+            "tp": float(planned.exits.take_profit) if planned.exits else None,
+            "message": message,
+        }
+    )
+    if planned.alert.strike is not None and planned.alert.strike.relative:
+        body["strike_choice"] = planned.alert.strike.describe()
+    if planned.closing:
+        body["closing"] = True
+    if request.slice:
+        body["sliced"] = True
+    return body
+
+
+def _decision(planned: PlannedOrder, request: OrderRequest) -> dict[str, Any]:
+    """The journal's view of one order decision."""
+    return {
+        "symbol": planned.symbol,
+        "qty": planned.qty,
+        "side": planned.side.name,
+        "product_type": planned.product_type,
+        "ltp": str(planned.ltp) if planned.ltp is not None else None,
+        "sl": str(planned.exits.stop_loss) if planned.exits else None,
+        "tp": str(planned.exits.take_profit) if planned.exits else None,
+        "tag": request.tag,
+        "closing": planned.closing,
+    }
 
 
 def _decode(raw_body: bytes) -> dict[str, Any]:

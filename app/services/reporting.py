@@ -30,7 +30,7 @@ class AlertReporter:
     def report(self, entry: dict[str, Any], answer: Answer, deadline: Deadline) -> None:
         """Log the outcome's event; notify the trader of failures (or of everything)."""
         outcome = entry.get("outcome", "")
-        decision = entry.get("decision") or {}
+        decision = (entry.get("decisions") or [{}])[0]
         fields = {
             "status": answer.status,
             "outcome": outcome,
@@ -39,6 +39,13 @@ class AlertReporter:
         }
         message = str(answer.body.get("message", ""))
         what = _describe(entry)
+        if outcome in ("dry_run", "nothing_to_close"):
+            log_event(log, logging.INFO, outcome, f"{outcome.replace('_', ' ')}: {what}", **fields)
+            return
+        if outcome == "legs_partial":
+            log_event(log, logging.ERROR, "legs_partial", f"only some legs stand: {message}", **fields)
+            self._notify("legs_partial", f"Multi-leg alert PARTIAL: {message}", fields, deadline)
+            return
         if outcome in ("replayed", "replayed_settled", "in_flight"):
             log_event(log, logging.INFO, "duplicate_suppressed", f"duplicate of an earlier alert ({outcome})", **fields)
             return
@@ -70,9 +77,9 @@ class AlertReporter:
 
 
 def _describe(entry: dict[str, Any]) -> str:
-    decision = entry.get("decision")
-    if decision:
-        return f"{decision['side']} {decision['qty']} {decision['symbol']} {decision['product_type']}"
+    decisions = entry.get("decisions")
+    if decisions:
+        return "; ".join(f"{d['side']} {d['qty']} {d['symbol']} {d['product_type']}" for d in decisions)
     alert = entry.get("alert")
     if isinstance(alert, dict):
         parts = [alert.get("action"), alert.get("qty"), alert.get("symbol"), alert.get("strikeprice"), alert.get("optionType"), alert.get("expiry")]

@@ -23,7 +23,7 @@ _ORDER = {
     "type": "object",
     "required": ["status", "alert_id"],
     "properties": {
-        "status": {"type": "string", "enum": ["placed", "pending", "not_placed", "rejected"]},
+        "status": {"type": "string"},
         "alert_id": {"type": "string"},
         "order_id": {"type": ["string", "null"]},
         "symbol": {"type": "string"},
@@ -43,18 +43,23 @@ _ORDER = {
 _NUMBER = {"oneOf": [{"type": "number"}, {"type": "string"}]}
 _ALERT = {
     "type": "object",
-    "required": ["token", "symbol", "strikeprice", "optionType", "expiry", "action"],
+    "required": ["symbol", "action"],
     "properties": {
         "token": {"type": "string", "description": "WEBHOOK_SECRET_TOKEN"},
         "symbol": {"type": "string", "example": "NIFTY"},
-        "strikeprice": _NUMBER,
+        "strikeprice": {"oneOf": [{"type": "number"}, {"type": "string", "description": "a number, ATM, ITM1-10 or OTM1-10"}]},
         "optionType": {"type": "string", "enum": ["CE", "PE"]},
         "expiry": {
             "type": "string",
             "description": "WEEKLY, NEXT_WEEKLY, MONTHLY, NEXT_MONTHLY or YYYY-MM-DD",
         },
-        "action": {"type": "string", "enum": ["BUY", "SELL", "buy", "sell"]},
+        "action": {"type": "string", "description": "BUY, SELL or EXIT, any case"},
         "qty": _NUMBER,
+        "lots": _NUMBER,
+        "strategy": {"type": "string"},
+        "dry_run": {"type": "boolean"},
+        "scope": {"type": "string", "enum": ["contract", "underlying"]},
+        "legs": {"type": "array", "items": {"type": "object"}, "maxItems": 6},
         "productType": {"type": "string", "enum": ["INTRADAY", "MARGIN", "CO", "BO"]},
         "sl": _NUMBER,
         "tp": _NUMBER,
@@ -114,6 +119,40 @@ def document() -> dict:
                         "202": _json({"$ref": "#/components/schemas/Order"}, "outcome unknown; being reconciled"),
                         **_errors(400, 401, 403, 405, 409, 413, 422, 503),
                     },
+                }
+            },
+            "/webhook/test": {
+                "post": {
+                    "summary": "Dry run: the orders an alert would place; nothing is sent",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Alert"}},
+                            "text/plain": {"schema": {"type": "string"}},
+                        },
+                    },
+                    "responses": {"200": _json({"type": "object"}, "the orders"), **_errors(400, 401, 403, 405, 413, 422, 503)},
+                }
+            },
+            "/admin/pause": {
+                "post": {
+                    "summary": "Kill switch: refuse new entries (exits stay allowed)",
+                    "security": _ADMIN,
+                    "responses": {"200": _json({"type": "object"}, "paused"), **_errors(*_COMMON, 503)},
+                }
+            },
+            "/admin/resume": {
+                "post": {
+                    "summary": "Allow new entries again",
+                    "security": _ADMIN,
+                    "responses": {"200": _json({"type": "object"}, "resumed"), **_errors(*_COMMON, 503)},
+                }
+            },
+            "/admin/status": {
+                "get": {
+                    "summary": "Paused or not, and today's order count",
+                    "security": _ADMIN,
+                    "responses": {"200": _json({"type": "object"}, "status"), **_errors(*_COMMON, 503)},
                 }
             },
             "/health": {"get": {"summary": "Liveness", "responses": {"200": _json({"type": "object"}, "alive")}}},

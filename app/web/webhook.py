@@ -11,9 +11,22 @@ bp = Blueprint("webhook", __name__)
 @bp.post("/webhook")
 def webhook():
     """Execute one alert and answer with what happened."""
+    return _run(dry_run=False)
+
+
+@bp.post("/webhook/test")
+def webhook_test():
+    """A dry run: authenticate, validate, resolve, price and gate; place nothing."""
+    return _run(dry_run=True)
+
+
+def _run(dry_run: bool):
     settings = services().settings
     check_source(request, settings.allowed_source_ips, settings.trusted_proxy_hops)
     answer = services().alerts.execute(
-        request.get_data(cache=False), request.headers.get("Idempotency-Key")
+        request.get_data(cache=False),
+        request.headers.get("Idempotency-Key"),
+        signature=request.headers.get("X-Signature"),
+        dry_run=dry_run,
     )
     return respond(answer)
