@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 
 from app.adapters.coalescing import CoalescingBroker
 from app.adapters.local_state import LocalStateStore
@@ -16,7 +17,10 @@ from app.logs import Redactor, log_event
 from app.ports import Broker, Clock, Notifier, StateStore
 from app.services.alerts import AlertRules, AlertService
 from app.services.idempotency import IdempotencyLedger
+from app.domain.calendar import TradingCalendar
 from app.services.controls import TradingControls
+from app.services.market import MarketGate
+from app.services.queue import AlertQueue
 from app.services.journal import Journal
 from app.services.login import LoginService
 from app.services.placement import OrderPlacer
@@ -45,6 +49,7 @@ class Services:
     notifications: Notifications
     redactor: Redactor
     controls: TradingControls
+    queue: AlertQueue
 
 
 class MasterHolder:
@@ -123,14 +128,20 @@ def bootstrap(
         duplicate_window_seconds=settings.duplicate_window_seconds,
         hmac_secret=settings.webhook_hmac_secret,
         exact_strikes=settings.strike_rounding == "exact",
+        market_closed_policy=settings.market_closed_policy,
+        max_alert_age_seconds=settings.max_alert_age_seconds,
     )
+    market = MarketGate(
+        TradingCalendar(_holidays(settings, clock)), broker, clock, settings.market_hours_check
+    )
+    queue = AlertQueue(store, clock, settings.queue_max_age_seconds)
     reporter = AlertReporter(notifications, login.login_url if login else None)
     alerts = AlertService(
-        rules, planner, ledger, journal, clock, placer, reconciler, controls, reporter
+        rules, planner, ledger, journal, clock, placer, reconciler, controls, market, queue, reporter
     )
     return Services(
         settings, clock, store, broker, masters, journal, alerts, reconciler, login,
-        notifications, redactor, controls,
+        notifications, redactor, controls, queue,
     )
 
 
@@ -153,6 +164,16 @@ def _channels(settings: Settings) -> list[Notifier]:
             )
         )
     return channels
+
+
+def _holidays(settings: Settings, clock: Clock) -> frozenset:
+    """NSE holidays for the coming year (exchange-calendars, XBOM); none needed with the check off."""
+    if not settings.market_hours_check:
+        return frozenset()
+    from app.adapters.nse_holidays import nse_holidays
+
+    today = clock.now().astimezone(IST).date()
+    return nse_holidays(today - timedelta(days=7), today + timedelta(days=400))
 
 
 def _state_store(settings: Settings) -> StateStore:

@@ -44,6 +44,10 @@ class Broker(ABC):
     def readiness(self) -> tuple[bool, str]:
         """Whether the broker can take orders now, and why not; cheap and cached."""
 
+    def market_open(self, deadline: Deadline) -> bool | None:
+        """Whether the broker says NSE F&O is open now; None when it cannot say."""
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class Versioned:

@@ -54,6 +54,10 @@ class Settings:
     allowed_underlyings: frozenset[str] = frozenset()
     freeze_qty: tuple[tuple[str, int], ...] = DEFAULT_FREEZE_QTY
     webhook_hmac_secret: str | None = None
+    market_hours_check: bool = False
+    market_closed_policy: str = "reject"
+    max_alert_age_seconds: int | None = None
+    queue_max_age_seconds: int = 18 * 3600
     alert_deadline_seconds: float = 2.5
     notification_topic: str | None = None
     notification_url: str | None = None
@@ -147,6 +151,10 @@ class Settings:
             allowed_underlyings=frozenset(env.names("ALLOWED_UNDERLYINGS")),
             freeze_qty=env.freeze_qty("FREEZE_QTY") or DEFAULT_FREEZE_QTY,
             webhook_hmac_secret=env.text("WEBHOOK_HMAC_SECRET"),
+            market_hours_check=env.flag("MARKET_HOURS_CHECK", live),
+            market_closed_policy=env.choice("MARKET_CLOSED_POLICY", ("reject", "amo", "queue"), "reject"),
+            max_alert_age_seconds=env.optional_integer("MAX_ALERT_AGE_SECONDS"),
+            queue_max_age_seconds=env.integer("QUEUE_MAX_AGE_SECONDS", 18 * 3600, minimum=60),
             alert_deadline_seconds=env.number("ALERT_DEADLINE_SECONDS", 2.5, 0.5, 2.6),
             notification_topic=env.text("NOTIFICATION_TOPIC"),
             notification_url=env.url("NOTIFICATION_URL"),

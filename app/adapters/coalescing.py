@@ -118,6 +118,10 @@ class CoalescingBroker(Broker):
         """Straight through."""
         return self._inner.readiness()
 
+    def market_open(self, deadline: Deadline) -> bool | None:
+        """Straight through (the adapter caches it)."""
+        return self._inner.market_open(deadline)
+
     def close(self) -> None:
         """Close the wrapped broker."""
         close = getattr(self._inner, "close", None)

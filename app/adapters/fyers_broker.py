@@ -49,6 +49,8 @@ READ_CALL_CAP = 1.0  # seconds one quote/positions/order-book call may take
 ORDER_CALL_CAP = 1.5  # seconds one order call may take (the rest of the budget is for a look-up)
 ORDER_CALL_MIN = 0.2  # seconds: with less left, the order is not sent at all
 READINESS_TTL = 30.0  # seconds a profile check stays good for /readyz
+MARKET_STATUS_TTL = 30.0  # seconds a market-status answer is reused
+NSE, FNO = 10, 11  # Fyers's exchange and segment codes for NSE F&O
 _SDK_LOGGERS = ("FyersAPI", "FyersAPIRequest")
 
 
@@ -80,6 +82,8 @@ class FyersBroker(Broker):
         self._header_lock = threading.Lock()
         self._ready_at = -1e9
         self._ready = (False, "not checked yet")
+        self._market_at = -1e9
+        self._market: bool | None = None
 
     # -- the port ---------------------------------------------------------------------
 
@@ -149,6 +153,23 @@ class FyersBroker(Broker):
                 message=str(row.get("message", ""))[:300],
             )
         return None
+
+    def market_open(self, deadline: Deadline) -> bool | None:
+        """NSE F&O's status from Fyers (marketStatus), cached for 30 s; None if it cannot say."""
+        if time.monotonic() - self._market_at < MARKET_STATUS_TTL:
+            return self._market
+        try:
+            body = self._read(self._model.market_status, None, deadline, attempts=2)
+        except BrokerUnavailable:
+            return None  # the calendar decides; an order would fail on its own if closed
+        status = None
+        for row in body.get("marketStatus") or []:
+            if row.get("exchange") == NSE and row.get("segment") == FNO:
+                status = str(row.get("status", "")).upper() == "OPEN"
+                if row.get("market_type", "NORMAL") == "NORMAL":
+                    break
+        self._market, self._market_at = status, time.monotonic()
+        return status
 
     def readiness(self) -> tuple[bool, str]:
         """Ready with a usable token and a profile check no older than 30 s."""
@@ -244,7 +265,7 @@ def _order_payload(order: OrderRequest) -> dict[str, Any]:
         "stopPrice": 0,
         "validity": "DAY",
         "disclosedQty": 0,
-        "offlineOrder": False,
+        "offlineOrder": order.amo,
         "stopLoss": float(order.stop_loss_points or 0),
         "takeProfit": float(order.take_profit_points or 0),
     }

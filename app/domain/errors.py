@@ -68,6 +68,18 @@ class RiskRefused(Unexecutable):
         self.rule = rule
 
 
+class MarketClosed(Unexecutable):
+    """The market is closed and the policy does not allow this alert now."""
+
+    code = "market_closed"
+
+
+class StaleAlert(Unexecutable):
+    """The alert's own timestamp is older than MAX_ALERT_AGE_SECONDS."""
+
+    code = "stale"
+
+
 class OrderRejected(Unexecutable):
     """The broker refused the order; carries the broker's message."""
 

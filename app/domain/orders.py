@@ -32,6 +32,7 @@ class OrderRequest:
     take_profit_points: Decimal | None = None
     order_type: int = MARKET
     slice: bool = False  # above the exchange's freeze quantity: Fyers slices it (isSliceOrder)
+    amo: bool = False  # an after-market order (offlineOrder), placed while the market is closed
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,7 @@ def order_as_dict(order: OrderRequest) -> dict:
         "take_profit_points": str(order.take_profit_points) if order.take_profit_points else None,
         "order_type": order.order_type,
         "slice": order.slice,
+        "amo": order.amo,
     }
 
 
@@ -103,4 +105,5 @@ def order_from_dict(data: dict) -> OrderRequest:
         take_profit_points=Decimal(data["take_profit_points"]) if data.get("take_profit_points") else None,
         order_type=int(data.get("order_type", MARKET)),
         slice=bool(data.get("slice", False)),
+        amo=bool(data.get("amo", False)),
     )

@@ -19,7 +19,9 @@ from app.domain.errors import (
     BridgeError,
     InvalidAlert,
     OrderOutcomeUnknown,
+    MarketClosed,
     RiskRefused,
+    StaleAlert,
     Unauthorized,
 )
 from app.domain.orders import OrderRequest
@@ -28,6 +30,8 @@ from app.ports import Clock
 from app.services.controls import TradingControls
 from app.services.idempotency import Claim, IdempotencyLedger, Replay
 from app.services.journal import Journal
+from app.services.market import MarketGate
+from app.services.queue import AlertQueue
 from app.services.placement import OrderPlacer
 from app.services.planning import OrderPlanner, PlannedOrder
 from app.services.reconcile import Reconciler
@@ -51,6 +55,8 @@ class AlertRules:
     duplicate_window_seconds: int = 60
     hmac_secret: str | None = None
     exact_strikes: bool = True
+    market_closed_policy: str = "reject"  # reject, amo or queue
+    max_alert_age_seconds: int | None = None
 
 
 class AlertService:
@@ -66,6 +72,8 @@ class AlertService:
         placer: OrderPlacer,
         reconciler: Reconciler,
         controls: TradingControls,
+        market: MarketGate,
+        queue: AlertQueue,
         reporter: AlertReporter | None = None,
     ):
         self.rules = rules
@@ -76,6 +84,8 @@ class AlertService:
         self.placer = placer
         self.reconciler = reconciler
         self.controls = controls
+        self.market = market
+        self.queue = queue
         self.reporter = reporter or AlertReporter(None)
 
     def execute(
@@ -109,6 +119,7 @@ class AlertService:
             entry["idempotency_key"] = message.idempotency_key
             entry["strategy"] = message.strategy
             add_log_context(idempotency_key=message.idempotency_key)
+            self._check_age(payload)
             if dry_run or message.dry_run:
                 entry["dry_run"] = True
                 answer = self._dry_run(message, alert_id, deadline, entry)
@@ -125,7 +136,12 @@ class AlertService:
                 answer = self._replay(claimed, deadline, entry)
                 return answer
             claim = claimed
-            answer = self._execute(message, alert_id, deadline, entry, claim)
+            amo = self._market_policy(payload, alert_id, deadline, claim)
+            if isinstance(amo, Answer):
+                answer = amo
+                entry["outcome"] = "queued"
+                return answer
+            answer = self._execute(message, alert_id, deadline, entry, claim, amo=amo)
         except BridgeError as error:
             answer = error_answer(error, alert_id=alert_id)
             entry["outcome"] = error.code
@@ -187,8 +203,94 @@ class AlertService:
             body["nothing_to_close"] = plan.nothing_to_close
         return Answer(200, body)
 
+    def _check_age(self, payload: dict[str, Any]) -> None:
+        """Refuse an alert whose own TradingView timestamp is too old (MAX_ALERT_AGE_SECONDS)."""
+        limit = self.rules.max_alert_age_seconds
+        name = "timenow" if "timenow" in payload else "time" if "time" in payload else None
+        if limit is None or name is None:
+            return
+        value = payload[name]
+        try:
+            stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidAlert(name, f"{name} must be an ISO time such as 2026-11-20T09:20:00Z") from None
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=timezone.utc)  # TradingView's stamps are UTC
+        age = (self.clock.now() - stamp).total_seconds()
+        if age > limit:
+            raise StaleAlert(
+                f"the alert is {age:.0f} s old ({name} {value}); MAX_ALERT_AGE_SECONDS is {limit}",
+                rule="MAX_ALERT_AGE_SECONDS",
+            )
+
+    def _market_policy(
+        self, payload: dict[str, Any], alert_id: str, deadline: Deadline, claim: Claim
+    ) -> bool | Answer:
+        """False when the market is open; True for an AMO; a 202 once queued; else refuse."""
+        state = self.market.state(deadline)
+        if state.open:
+            return False
+        policy = self.rules.market_closed_policy
+        if policy == "amo":
+            if state.amo_window:
+                return True
+            raise MarketClosed(f"{state.reason}, and outside Fyers's after-market (AMO) window")
+        if policy == "queue":
+            kept = {k: v for k, v in payload.items() if k not in _SECRET_FIELDS}
+            entry = self.queue.add(kept, claim.key, alert_id, state.reason)
+            runs_at = state.next_open.isoformat() if state.next_open else None
+            return Answer(
+                202,
+                {
+                    "status": "queued",
+                    "alert_id": alert_id,
+                    "queue_id": entry["id"],
+                    "runs_at": runs_at,
+                    "message": f"{state.reason}; queued for the next open ({runs_at})",
+                },
+            )
+        raise MarketClosed(state.reason)
+
+    def run_queued(self, entry: dict[str, Any], deadline: Deadline) -> Answer:
+        """Execute a queued alert now, through the live path; the original key gets the result."""
+        alert_id = entry["alert_id"]
+        journal: dict[str, Any] = {"alert_id": alert_id, "queue_id": entry["id"], "from_queue": True}
+        answer: Answer
+        claim: Claim | None = None
+        try:
+            if self.queue.expired(entry):
+                raise StaleAlert("the queued alert passed its age limit (QUEUE_MAX_AGE_SECONDS)", rule="QUEUE_MAX_AGE_SECONDS")
+            message = parse_message(
+                entry["payload"],
+                default_product_type=self.rules.default_product_type,
+                exact_strikes=self.rules.exact_strikes,
+            )
+            claimed = self.ledger.claim(f"queue:{entry['id']}", alert_id)
+            if isinstance(claimed, Replay):
+                answer = Answer(claimed.status, claimed.body)
+            else:
+                claim = claimed
+                answer = self._execute(message, alert_id, deadline, journal, claim)
+        except BridgeError as error:
+            answer = error_answer(error, alert_id=alert_id)
+            journal["outcome"] = error.code
+        journal["status"] = answer.status
+        if claim is not None:
+            self._settle(claim, answer, journal)
+        if answer.status != 503:  # a 503 (broker down) leaves it queued for the next drain
+            self.ledger.amend(entry["idempotency_key"], answer.status, answer.body)
+            self.queue.remove(entry["id"])
+        self.journal.record(journal)
+        return answer
+
     def _execute(
-        self, message: AlertMessage, alert_id: str, deadline: Deadline, entry: dict, claim: Claim
+        self,
+        message: AlertMessage,
+        alert_id: str,
+        deadline: Deadline,
+        entry: dict,
+        claim: Claim,
+        amo: bool = False,
     ) -> Answer:
         plan = self.planner.plan(message, deadline)
         if not plan.orders:
@@ -212,7 +314,7 @@ class AlertService:
         placed_entries = 0
         for index, planned in enumerate(plan.orders):
             try:
-                status, body = self._place(planned, index, single, message, alert_id, deadline, entry, claim)
+                status, body = self._place(planned, index, single, message, alert_id, deadline, entry, claim, amo)
             except BridgeError as error:
                 failure = error
                 results.append({**_planned_summary(planned), "status": "failed", "error": error.code, "message": error.message})
@@ -241,6 +343,7 @@ class AlertService:
         deadline: Deadline,
         entry: dict,
         parent: Claim,
+        amo: bool = False,
     ) -> tuple[int, dict[str, Any]]:
         """Place one planned order under its own key (the alert's key for a single order)."""
         claim = parent
@@ -256,6 +359,7 @@ class AlertService:
             message.strategy,
             self.planner.rules.attach_sl_tp,
             self.planner.freeze_qty(planned),
+            amo,
         )
         planned.order = request
         entry.setdefault("decisions", []).append(_decision(planned, request))
@@ -365,6 +469,8 @@ def _order_body(
         body["closing"] = True
     if request.slice:
         body["sliced"] = True
+    if request.amo:
+        body["amo"] = True
     return body
 
 

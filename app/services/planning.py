@@ -56,7 +56,12 @@ class PlannedOrder:
     order: OrderRequest | None = None
 
     def request(
-        self, tag_seed: str, strategy: str | None, attach_sl_tp: bool, freeze_qty: int | None
+        self,
+        tag_seed: str,
+        strategy: str | None,
+        attach_sl_tp: bool,
+        freeze_qty: int | None,
+        amo: bool = False,
     ) -> OrderRequest:
         """The broker order, tagged from `tag_seed` (the claim of its key) and the strategy."""
         bracket = self.product_type in TAGLESS_PRODUCTS
@@ -73,6 +78,7 @@ class PlannedOrder:
                 self.exits.take_profit_points if send_exits and self.product_type != "CO" else None
             ),
             slice=bool(freeze_qty and self.qty > freeze_qty),
+            amo=amo,
         )
 
 

@@ -155,6 +155,28 @@ def document() -> dict:
                     "responses": {"200": _json({"type": "object"}, "status"), **_errors(*_COMMON, 503)},
                 }
             },
+            "/process-queue": {
+                "post": {
+                    "summary": "Run queued alerts once (Cloud Scheduler, 09:15 IST)",
+                    "security": _ADMIN,
+                    "responses": {"200": _json({"type": "object"}, "processed"), **_errors(*_COMMON, 503)},
+                }
+            },
+            "/queue": {
+                "get": {
+                    "summary": "Queued alerts",
+                    "security": _ADMIN,
+                    "responses": {"200": _json({"type": "object"}, "the queue"), **_errors(*_COMMON, 503)},
+                }
+            },
+            "/queue/{entry_id}": {
+                "delete": {
+                    "summary": "Cancel a queued alert",
+                    "security": _ADMIN,
+                    "parameters": [{"name": "entry_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {"200": _json({"type": "object"}, "cancelled"), **_errors(*_COMMON, 503)},
+                }
+            },
             "/health": {"get": {"summary": "Liveness", "responses": {"200": _json({"type": "object"}, "alive")}}},
             "/readyz": {
                 "get": {
