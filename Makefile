@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 
 export NO_GCE_CHECK := true
 
-.PHONY: run test soak serve bench clean
+.PHONY: run test soak serve bench browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,17 @@ $(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
 run: $(STAMP) ## Start the service on :8080 on the embedded default (paper broker).
 	$(BIN)/python main.py
 
-test: $(STAMP) ## Run the whole test suite.
-	$(BIN)/python -m pytest -q
+test: $(STAMP) browser ## Run the whole test suite.
+	$(BIN)/python -m pytest -q -rs
+
+# The console's browser tests drive Debian's Chromium. Installed with apt when we can
+# (root, Debian); otherwise those tests are skipped and say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && echo "Installing Chromium for the browser tests (apt-get install chromium)..." \
+	  && apt-get update -qq >/dev/null 2>&1 \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; } \
+	  || echo "Chromium is not installed: the browser tests will be skipped."
 
 soak: $(STAMP) ## The full reliability run (thousands of faulted alerts and hostile inputs); writes docs/reliability.md.
 	SOAK=1 $(BIN)/python -m pytest -q tests/reliability

@@ -14,7 +14,7 @@ def create_app(settings=None, services=None) -> Flask:
     from app.bootstrap import bootstrap
     from app.settings import Settings
     from app.logs import Redactor
-    from app.web import auth, controls, errors, health, openapi, orders, queue, request_context, webhook
+    from app.web import auth, console, controls, errors, health, openapi, orders, queue, request_context, webhook
 
     if services is None:
         if settings is None:
@@ -39,6 +39,7 @@ def create_app(settings=None, services=None) -> Flask:
     app.register_blueprint(openapi.bp)
     app.register_blueprint(controls.bp)
     app.register_blueprint(queue.bp)
+    console.init_app(app)
     return app
 
 

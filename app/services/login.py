@@ -38,14 +38,14 @@ class LoginService:
         self._configured_code = auth_code
         self._notifications = notifications
 
-    def login_url(self) -> str:
+    def login_url(self, return_to: str | None = None) -> str:
         """A Fyers login link with a fresh single-use state."""
-        return self._auth.login_url(self.tokens.new_login_state())
+        return self._auth.login_url(self.tokens.new_login_state(return_to))
 
-    def complete(self, state: Any, auth_code: Any) -> TokenStatus:
-        """The callback: check the state once, then exchange the code for tokens."""
-        self.tokens.consume_login_state(state)
-        return self._exchange(auth_code, "login")
+    def complete(self, state: Any, auth_code: Any) -> tuple[TokenStatus, str | None]:
+        """The callback: check the state once, exchange the code; the status and where to go."""
+        return_to = self.tokens.consume_login_state(state)
+        return self._exchange(auth_code, "login"), return_to
 
     def generate(self, auth_code: Any = None) -> TokenStatus:
         """Exchange an auth code given by the operator (or FYERS_AUTH_CODE)."""

@@ -131,16 +131,17 @@ class TokenManager:
                 return
         self._forget()
 
-    def new_login_state(self) -> str:
-        """A single-use random `state` for the Fyers login URL."""
+    def new_login_state(self, return_to: str | None = None) -> str:
+        """A single-use random `state` for the Fyers login URL (and where to go after it)."""
         state = secrets.token_urlsafe(24)
         self._store.create(
-            self._state_key(state), {"expires_at": self._now() + _LOGIN_STATE_TTL}
+            self._state_key(state),
+            {"expires_at": self._now() + _LOGIN_STATE_TTL, "return_to": return_to},
         )
         return state
 
-    def consume_login_state(self, state: Any) -> None:
-        """Accept a `state` once; a forged, expired or reused one is refused."""
+    def consume_login_state(self, state: Any) -> str | None:
+        """Accept a `state` once (its `return_to`); a forged, expired or reused one is refused."""
         if not isinstance(state, str) or not 8 <= len(state) <= 128:
             raise InvalidAlert("state", "the login state is missing or malformed: start the login again")
         found = self._store.get(self._state_key(state))
@@ -148,6 +149,7 @@ class TokenManager:
             raise InvalidAlert("state", "this login link is unknown or was already used: start the login again")
         if found.data["expires_at"] <= self._now():
             raise InvalidAlert("state", "this login link has expired: start the login again")
+        return found.data.get("return_to")
 
     def _status_of(self, session: dict[str, Any] | None) -> TokenStatus:
         if not session or not session.get("access_token"):

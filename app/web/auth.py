@@ -42,13 +42,15 @@ def auth_url():
 def auth_callback():
     """Where Fyers sends the browser back: check the state, exchange the code, say until when."""
     try:
-        status = _login().complete(request.args.get("state"), request.args.get("auth_code"))
+        status, return_to = _login().complete(request.args.get("state"), request.args.get("auth_code"))
     except BridgeError as error:
         answer = error_answer(error)
         page = render_template_string(
             _PAGE, title="Login failed", css="bad", message=error.message
         )
         return page, answer.status, {"Content-Type": "text/html; charset=utf-8"}
+    if return_to == "console":  # started from the console: straight back to it
+        return redirect("/console?logged_in=1", code=303)
     until = status.expires_at.astimezone(IST).strftime("%d %b %Y %H:%M IST")
     page = render_template_string(
         _PAGE, title="Logged in to Fyers", css="ok", message=f"Logged in until {until}."

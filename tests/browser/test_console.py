@@ -1,0 +1,167 @@
+"""The operator console in a real browser: Debian's Chromium driven by Playwright.
+
+Runs against the service (served by a real HTTP server on 127.0.0.1) and the fake Fyers
+server, at a phone's screen size; saves a screenshot of each page to docs/console/.
+Skipped, with the reason, when Chromium or Playwright is not installed.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import shutil
+import socket
+import threading
+
+import pytest
+import requests
+
+from app import create_app
+from app.bootstrap import bootstrap
+from app.settings import Settings
+from tests.conftest import ADMIN, APP_ID, APP_SECRET, PIN, SECRET, seed_alert
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SHOTS = pathlib.Path(__file__).resolve().parents[2] / "docs" / "console"
+PHONE = {"width": 390, "height": 844}
+
+pytestmark = [
+    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium); browser tests skipped"),
+    pytest.mark.timeout(120),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """The service on a real server, logged out, with the fake Fyers redirecting back to it."""
+    from werkzeug.serving import make_server
+
+    from app.domain.contracts import IST  # noqa: F401  (keeps the import cost out of timing)
+    from app.ports import FixedClock
+    from tests.conftest import MARKET_MORNING
+    from tests.fakes.fake_fyers import FakeFyers
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    fake = FakeFyers(app_id=APP_ID, secret_id=APP_SECRET, pin=PIN, redirect_uri=f"{base}/auth/callback").start()
+    settings = Settings(
+        broker="fyers",
+        webhook_secret_token=SECRET,
+        admin_token=ADMIN,
+        fyers_app_id=APP_ID,
+        fyers_secret_id=APP_SECRET,
+        fyers_redirect_uri=f"{base}/auth/callback",
+        fyers_pin=PIN,
+        fyers_api_base_url=fake.api_base,
+        fyers_data_base_url=fake.data_base,
+        state_dir=str(tmp_path_factory.mktemp("console") / "var"),
+    )
+    services = bootstrap(settings, FixedClock(MARKET_MORNING))
+    server = make_server("127.0.0.1", port, create_app(services=services), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield base, fake, services
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        services.broker.close()
+        fake.stop()
+
+
+@pytest.fixture(scope="module")
+def page(stack):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
+    playwright = sync_api.sync_playwright().start()
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+              "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    )
+    context = browser.new_context(viewport=PHONE, device_scale_factor=1)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        yield page
+    finally:
+        context.close()
+        browser.close()
+        playwright.stop()
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / name), full_page=True)
+
+
+def post_alert(base: str, **overrides) -> requests.Response:
+    return requests.post(f"{base}/webhook", data=json.dumps(seed_alert(**overrides)), timeout=10)
+
+
+def test_1_console_login_then_fyers_login_makes_the_token_active(stack, page):
+    base, fake, _ = stack
+    page.goto(f"{base}/console")
+    assert page.url.endswith("/console/login")
+    page.fill("#admin_token", "not-the-token")
+    page.click("input[type=submit]")
+    assert "not the admin token" in page.inner_text("#login-error")
+    shot(page, "01-login.png")
+    page.fill("#admin_token", ADMIN)
+    page.click("input[type=submit]")
+    assert "Not logged in" in page.inner_text("#token-status")
+    shot(page, "02-logged-out-of-fyers.png")
+    page.click("#fyers-login")  # -> Fyers (the fake) -> /auth/callback -> back to the console
+    page.wait_for_url("**/console?logged_in=1")
+    assert "Logged in until" in page.inner_text("#token-status")
+    assert page.is_visible("#login-banner")
+    shot(page, "03-logged-in.png")
+
+
+def test_2_an_alert_shows_in_the_journal(stack, page):
+    base, fake, _ = stack
+    response = post_alert(base)
+    assert response.status_code == 200, response.text
+    page.goto(f"{base}/console")
+    rows = page.locator(".alert-row")
+    assert rows.count() == 1
+    assert "placed" in rows.first.inner_text() and "NSE:NIFTY26NOV26000CE" in rows.first.inner_text()
+    assert page.inner_text("#broker-status") == "ready"
+    shot(page, "04-journal.png")
+
+
+def test_3_pause_refuses_the_next_alert_and_resume_allows_it(stack, page):
+    base, fake, _ = stack
+    page.goto(f"{base}/console")
+    page.fill("input[name=reason]", "RBI policy")
+    page.click("#pause")
+    assert "PAUSED: RBI policy" in page.inner_text("#paused-banner")
+    refused = post_alert(base, idempotency_key="while-paused")
+    assert refused.status_code == 422 and refused.json()["rule"] == "paused"
+    page.reload()
+    assert "risk_refused" in page.locator(".alert-row").first.inner_text()
+    shot(page, "05-paused.png")
+    page.click("#resume")
+    assert not page.is_visible("#paused-banner")
+    assert post_alert(base, idempotency_key="after-resume").status_code == 200
+    assert len(fake.placed_orders()) == 2
+
+
+def test_4_forms_without_the_csrf_token_are_refused(stack):
+    base, _, _ = stack
+    session = requests.Session()
+    login = session.post(f"{base}/console/login", data={"admin_token": ADMIN}, allow_redirects=False, timeout=10)
+    assert login.status_code == 303
+    cookie = login.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Lax" in cookie
+    # requests will not send a Secure cookie over http: pass it by hand, as a forged form would.
+    jar = {"bridge_console": session.cookies.get("bridge_console") or cookie.split(";")[0].split("=", 1)[1]}
+    forged = requests.post(f"{base}/console/pause", data={"reason": "x"}, cookies=jar, allow_redirects=False, timeout=10)
+    assert forged.status_code == 403
+    anonymous = requests.post(f"{base}/console/pause", data={}, allow_redirects=False, timeout=10)
+    assert anonymous.status_code == 401
