@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 
 export NO_GCE_CHECK := true
 
-.PHONY: run test soak serve bench browser clean
+.PHONY: run test lint soak serve bench browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,15 @@ run: $(STAMP) ## Start the service on :8080 on the embedded default (paper broke
 
 test: $(STAMP) browser ## Run the whole test suite.
 	$(BIN)/python -m pytest -q -rs
+
+lint: $(STAMP) ## hadolint on the Dockerfile.
+	$(BIN)/hadolint Dockerfile
+
+serve: $(STAMP) ## The production server command (the Dockerfile's CMD) on $$PORT, default 8080.
+	PORT=$${PORT:-8080} PATH="$(CURDIR)/$(BIN):$$PATH" sh -c "$$($(BIN)/python -m tests.dockerfile_cmd)"
+
+bench: $(STAMP) ## Benchmarks against baselines in one run; writes docs/benchmarks.md.
+	$(BIN)/python -m bench
 
 # The console's browser tests drive Debian's Chromium. Installed with apt when we can
 # (root, Debian); otherwise those tests are skipped and say why.

@@ -102,8 +102,9 @@ class Settings:
         return f"Settings({', '.join(shown)})"
 
     def secrets(self) -> list[str]:
-        """The configured secret values, for redaction."""
-        return [v for v in (getattr(self, n) for n in self.secret_names) if v]
+        """The configured secret values, for redaction (the paper broker's public default aside)."""
+        values = [v for v in (getattr(self, n) for n in self.secret_names) if v]
+        return [v for v in values if v != PAPER_DEFAULT_SECRET]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "Settings":

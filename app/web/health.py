@@ -29,3 +29,23 @@ def readyz():
         "contracts": contracts,
     }
     return respond(Answer(200 if ready else 503, body))
+
+
+@bp.get("/readyz/startup")
+def startup():
+    """Cloud Run's startup probe: the process can serve (master loaded, state store reachable).
+
+    Unlike /readyz it does not wait for a Fyers login: a fresh deployment must take traffic
+    before the day's login, or the login's own callback could never reach it.
+    """
+    bridge = services()
+    contracts = len(bridge.masters.current())
+    try:
+        bridge.store.get("control/trading.json")
+        state_ok = True
+    except Exception:  # the probe reports it; the details are in the store's own errors
+        state_ok = False
+    ready = contracts > 0 and state_ok
+    body = {"status": "started" if ready else "starting", "contracts": contracts, "state_store": state_ok}
+    return respond(Answer(200 if ready else 503, body))
+

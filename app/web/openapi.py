@@ -187,6 +187,15 @@ def document() -> dict:
                     },
                 }
             },
+            "/readyz/startup": {
+                "get": {
+                    "summary": "Startup probe: master loaded, state store reachable",
+                    "responses": {
+                        "200": _json({"type": "object"}, "started"),
+                        "503": _json({"type": "object"}, "starting"),
+                    },
+                }
+            },
             "/auth-url": {
                 "get": {
                     "summary": "The Fyers login link",
