@@ -27,7 +27,9 @@ def create_app(settings=None, services=None) -> Flask:
     else:
         _logging(services.settings, services.redactor)
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    # One byte over the limit is read, so that a chunked body (no Content-Length), which
+    # werkzeug cuts off silently at the limit, is still seen to be too large.
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES + 1
     app.json.sort_keys = False
     app.extensions["bridge"] = services
     request_context.init_app(app)

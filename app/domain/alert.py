@@ -33,9 +33,9 @@ ALIASES = {
 }
 # Fields a multi-leg message may set once for all its legs.
 SHARED_FIELDS = ("symbol", "expiry", "productType", "optionType", "qty", "lots", "sl", "tp")
-_UNDERLYING = re.compile(r"^[A-Z][A-Z0-9&-]{0,19}$")
-_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")  # printable ASCII, no spaces
-_STRATEGY = re.compile(r"^[\w .:/-]{1,64}$")
+_UNDERLYING = re.compile(r"[A-Z][A-Z0-9&-]{0,19}")
+_KEY = re.compile(r"[\x21-\x7e]{1,200}")  # printable ASCII, no spaces (matched whole)
+_STRATEGY = re.compile(r"[A-Za-z0-9_ .:/-]{1,64}")
 _MAX_NUMBER = Decimal("10000000")  # no index option strike or price comes near this
 
 
@@ -171,7 +171,7 @@ def _leg(
 def _underlying(value: Any, prefix: str) -> str:
     if value is None:
         raise InvalidAlert(prefix + "symbol", "symbol is required: the underlying, e.g. NIFTY")
-    if not isinstance(value, str) or not _UNDERLYING.match(value.strip().upper()):
+    if not isinstance(value, str) or not value.isascii() or not _UNDERLYING.fullmatch(value.strip().upper()):
         raise InvalidAlert(prefix + "symbol", "symbol must be an underlying name such as NIFTY or BANKNIFTY")
     return value.strip().upper()
 
@@ -179,7 +179,8 @@ def _underlying(value: Any, prefix: str) -> str:
 def _choice(field: str, value: Any, allowed: tuple[str, ...]) -> str:
     if value is None:
         raise InvalidAlert(field, f"{field} is required: one of {', '.join(allowed)}")
-    if not isinstance(value, str) or value.strip().upper() not in allowed:
+    # ASCII first: str.upper() turns lookalikes such as "ſell" or "nıfty" into valid words.
+    if not isinstance(value, str) or not value.isascii() or value.strip().upper() not in allowed:
         raise InvalidAlert(field, f"{field} must be one of {', '.join(allowed)}")
     return value.strip().upper()
 
@@ -208,7 +209,8 @@ def _number(field: str, value: Any) -> Decimal:
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidAlert(field, f"{field} must be a finite number")
     text = str(value).strip()
-    if len(text) > 32:
+    # ASCII only: Decimal also reads Arabic-Indic and full-width digits.
+    if len(text) > 32 or not text.isascii():
         raise InvalidAlert(field, f"{field} must be a number")
     try:
         number = Decimal(text)
@@ -253,7 +255,7 @@ def _flag(field: str, value: Any) -> bool:
 def _strategy(value: Any) -> str | None:
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not _STRATEGY.match(value.strip()):
+    if not isinstance(value, str) or not value.isascii() or not _STRATEGY.fullmatch(value.strip()):
         raise InvalidAlert("strategy", "strategy must be a name of 1-64 letters, digits, spaces or . : / - _")
     return value.strip()
 
@@ -264,7 +266,7 @@ def _idempotency_key(body_key: Any, header_key: str | None) -> str | None:
         return None
     if isinstance(key, int) and not isinstance(key, bool):
         key = str(key)
-    if not isinstance(key, str) or not _KEY.match(key):
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
         raise InvalidAlert(
             "idempotency_key", "idempotency_key must be 1-200 printable characters without spaces"
         )

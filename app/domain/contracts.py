@@ -52,6 +52,8 @@ def parse_expiry(value) -> str | date:
     if not isinstance(value, str):
         raise InvalidAlert("expiry", f"expiry must be one of {_selector_list()} or a date YYYY-MM-DD")
     text = value.strip()
+    if not text.isascii():
+        raise InvalidAlert("expiry", f"expiry must be one of {_selector_list()} or a date YYYY-MM-DD")
     # Traders type "next weekly" and "Next-Weekly" too; all spell the same selector.
     selector = re.sub(r"[\s-]+", "_", text.upper())
     if selector in EXPIRY_SELECTORS:

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 from app.domain.errors import ContractNotFound, InvalidAlert
 
 MAX_STEPS = 10
-_RELATIVE = re.compile(r"^(ATM)$|^(ITM|OTM)(\d{1,2})$")
+_RELATIVE = re.compile(r"(ATM)|(ITM|OTM)([0-9]{1,2})")
 # The index each option underlying is quoted as, for the spot price.
 INDEX_SYMBOLS = {
     "NIFTY": "NSE:NIFTY50-INDEX",
@@ -44,9 +44,9 @@ class StrikeChoice:
 
 def parse_relative(value: Any) -> StrikeChoice | None:
     """ATM, ITM1..ITM10 or OTM1..OTM10 (any case), or None when `value` is not such a word."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not value.isascii():
         return None
-    match = _RELATIVE.match(value.strip().upper())
+    match = _RELATIVE.fullmatch(value.strip().upper())
     if not match:
         return None
     if match.group(1):

@@ -26,6 +26,7 @@ from app.domain.errors import (
 )
 from app.domain.orders import OrderRequest
 from app.logs import add_log_context
+from app.security import same_secret
 from app.ports import Clock
 from app.services.controls import TradingControls
 from app.services.idempotency import Claim, IdempotencyLedger, Replay
@@ -43,6 +44,7 @@ _JOURNAL_PAYLOAD_LIMIT = 4096  # bytes of the alert kept in its journal record
 ANSWER_WITHIN = 2.8  # seconds in the service: TradingView cancels at 3
 NOTIFY_ALLOWANCE = 0.3  # seconds past the broker budget that notifications may use
 _SECRET_FIELDS = ("token", "secret")
+MAX_JSON_DEPTH = 16  # an alert with legs nests 3 deep; anything far deeper is hostile
 
 
 @dataclass(frozen=True)
@@ -174,13 +176,11 @@ class AlertService:
             expected = "sha256=" + hmac.new(
                 self.rules.hmac_secret.encode("utf-8"), raw_body, hashlib.sha256
             ).hexdigest()
-            if not hmac.compare_digest(signature.strip().encode("utf-8"), expected.encode("utf-8")):
+            if not same_secret(signature.strip(), expected):
                 raise Unauthorized("the X-Signature does not match the body")
             return
         token = payload.get("token", payload.get("secret"))
-        if not isinstance(token, str) or not hmac.compare_digest(
-            token.encode("utf-8"), self.rules.webhook_secret.encode("utf-8")
-        ):
+        if not isinstance(token, str) or not same_secret(token, self.rules.webhook_secret):
             raise Unauthorized("missing or wrong token")
 
     def _dry_run(self, message: AlertMessage, alert_id: str, deadline: Deadline, entry: dict) -> Answer:
@@ -489,6 +489,19 @@ def _decision(planned: PlannedOrder, request: OrderRequest) -> dict[str, Any]:
     }
 
 
+def _depth(value: Any) -> int:
+    """How deeply a JSON value nests (iteratively: no recursion on hostile input)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(current, dict):
+            stack.extend((item, depth + 1) for item in current.values())
+        elif isinstance(current, list):
+            stack.extend((item, depth + 1) for item in current)
+    return deepest
+
+
 def _decode(raw_body: bytes) -> dict[str, Any]:
     """The alert as a JSON object, whatever content type TradingView chose."""
     try:
@@ -503,6 +516,8 @@ def _decode(raw_body: bytes) -> dict[str, Any]:
         raise InvalidAlert("body", "the body must be a JSON object") from None
     if not isinstance(payload, dict):
         raise InvalidAlert("body", "the body must be a JSON object")
+    if _depth(payload) > MAX_JSON_DEPTH:
+        raise InvalidAlert("body", f"the body nests deeper than {MAX_JSON_DEPTH} levels")
     return payload
 
 

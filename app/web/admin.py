@@ -8,6 +8,7 @@ import hmac
 from flask import request
 
 from app.domain.errors import Unauthorized
+from app.security import same_secret
 from app.web.responses import services
 
 
@@ -22,7 +23,7 @@ def require_admin(view):
         if (
             not expected
             or scheme.lower() != "bearer"
-            or not hmac.compare_digest(presented.strip().encode("utf-8"), expected.encode("utf-8"))
+            or not same_secret(presented.strip(), expected)
         ):
             raise Unauthorized("operator endpoints need Authorization: Bearer <ADMIN_TOKEN>")
         return view(*args, **kwargs)

@@ -19,6 +19,7 @@ from flask import Blueprint, Flask, abort, redirect, render_template, request, s
 from app.deadline import Deadline
 from app.domain.contracts import IST
 from app.logs import log_event
+from app.security import same_secret
 from app.web.responses import services
 
 bp = Blueprint("console", __name__, template_folder="templates")
@@ -59,7 +60,7 @@ def login():
     """Check the admin token once (constant time) and open a session."""
     expected = services().settings.admin_token
     given = request.form.get("admin_token", "")
-    if not expected or not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
+    if not expected or not same_secret(given, expected):
         log_event(log, logging.WARNING, "console_login_failed", "console login refused")
         return render_template("console/login.html", error="That is not the admin token.", configured=bool(expected)), 401
     session.clear()
@@ -144,5 +145,5 @@ def _require_session(check_csrf: bool) -> None:
     if check_csrf:
         expected = session.get("csrf", "")
         given = request.form.get("csrf_token", "")
-        if not expected or not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
+        if not expected or not same_secret(given, expected):
             abort(403, "the form expired or did not come from the console: reload the page")

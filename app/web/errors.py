@@ -20,5 +20,8 @@ def init_app(app: Flask) -> None:
         if error.code == 413:
             message = "the body is larger than 64 KB"
             return respond(Answer(413, {"status": "too_large", "message": message}))
+        if error.code == 400:  # werkzeug could not read the request (e.g. a body cut short)
+            body = {"status": "invalid", "field": "body", "message": error.description}
+            return respond(Answer(400, body))
         status = (error.name or "error").lower().replace(" ", "_")
         return respond(Answer(error.code or 500, {"status": status, "message": error.description}))

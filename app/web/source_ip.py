@@ -36,6 +36,8 @@ def check_source(request: Request, allowed: tuple[str, ...], trusted_hops: int) 
         ip = ipaddress.ip_address(address)
     except ValueError:
         raise SourceForbidden("the sender's address could not be read") from None
+    if getattr(ip, "ipv4_mapped", None):  # ::ffff:a.b.c.d from a dual-stack listener
+        ip = ip.ipv4_mapped
     if not any(ip in network for network in _networks(allowed)):
         raise SourceForbidden("this address may not send alerts (ALLOWED_SOURCE_IPS)")
 

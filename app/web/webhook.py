@@ -2,6 +2,8 @@
 
 from flask import Blueprint, request
 
+from app import MAX_BODY_BYTES
+from app.domain.errors import PayloadTooLarge
 from app.web.responses import respond, services
 from app.web.source_ip import check_source
 
@@ -23,8 +25,11 @@ def webhook_test():
 def _run(dry_run: bool):
     settings = services().settings
     check_source(request, settings.allowed_source_ips, settings.trusted_proxy_hops)
+    body = request.get_data(cache=False)
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge("the body is larger than 64 KB")
     answer = services().alerts.execute(
-        request.get_data(cache=False),
+        body,
         request.headers.get("Idempotency-Key"),
         signature=request.headers.get("X-Signature"),
         dry_run=dry_run,
