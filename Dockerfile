@@ -26,7 +26,7 @@ USER 10001
 ENV PORT=8080 \
     STATE_DIR=/tmp/bridge
 EXPOSE 8080
-# The server measured in docs/benchmarks.md: gunicorn, one process, 16 threads (concurrent
-# alerts in parallel; the state in GCS is shared anyway). `exec` makes gunicorn PID 1, so it
+# The server chosen in docs/benchmarks.md: gunicorn, one process, 32 threads (20 alerts at
+# one bar close run in parallel and share their quote calls; the state in GCS is shared anyway). `exec` makes gunicorn PID 1, so it
 # gets Cloud Run's SIGTERM and drains within the 10 s grace.
-CMD ["sh", "-c", "exec gunicorn --bind \":${PORT}\" --worker-class gthread --workers 1 --threads 16 --timeout 0 --graceful-timeout 8 --no-control-socket 'app:create_app()'"]
+CMD ["sh", "-c", "exec gunicorn --bind \":${PORT}\" --worker-class gthread --workers 1 --threads 32 --timeout 0 --graceful-timeout 8 --no-control-socket 'app:create_app()'"]
