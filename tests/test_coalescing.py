@@ -99,3 +99,19 @@ def test_positions_are_single_flight_and_dropped_after_an_order():
     broker.place_order(None, Deadline(1))
     broker.positions(Deadline(1))
     assert inner.position_calls == 2
+
+
+def test_nobody_waits_for_calls_made_for_others():
+    """Each batch is led by one of its members: a caller waits for at most the call ahead and its own."""
+    inner = SlowBroker(delay=0.2)
+    broker = CoalescingBroker(inner)
+
+    def one(i):
+        time.sleep(0.05 * i)  # arrivals spread over 0.55 s: several batches follow each other
+        began = time.monotonic()
+        broker.quotes([f"S{i}"], Deadline(5))
+        return time.monotonic() - began
+
+    waits = burst(12, one)
+    assert len(inner.quote_calls) >= 3
+    assert max(waits) < 0.2 * 2 + 0.15, waits  # the first caller used to lead every later batch too

@@ -32,7 +32,7 @@ class _Batch:
     done: threading.Event = field(default_factory=threading.Event)
     prices: dict[str, Decimal] = field(default_factory=dict)
     error: BaseException | None = None
-    deadline: Deadline | None = None
+    deadline: Deadline | None = None  # the leader's
 
 
 class CoalescingBroker(Broker):
@@ -42,51 +42,53 @@ class CoalescingBroker(Broker):
         self._inner = inner
         self.name = inner.name
         self._lock = threading.Lock()
-        self._in_flight = False
-        self._waiting: _Batch | None = None
+        self._running: _Batch | None = None  # the quote call in flight
+        self._waiting: _Batch | None = None  # gathering for the next call
         self._positions_lock = threading.Lock()
         self._positions: tuple[float, list[Position]] | None = None
 
     def quotes(self, symbols: Sequence[str], deadline: Deadline) -> dict[str, Decimal]:
         """LTPs, fetched with whatever other alerts need at the same moment."""
         wanted = set(symbols)
+        ahead: _Batch | None = None
         with self._lock:
-            if self._in_flight:
+            if self._running is None:
+                batch = self._running = _Batch(symbols=wanted, deadline=deadline)
+                leader = True
+            elif self._waiting is not None and len(self._waiting.symbols | wanted) <= MAX_SYMBOLS:
                 batch = self._waiting
-                if batch is None or len(batch.symbols | wanted) > MAX_SYMBOLS:
-                    if batch is not None:
-                        return self._inner.quotes(symbols, deadline)  # batch full: go alone
-                    batch = self._waiting = _Batch(deadline=deadline)
                 batch.symbols |= wanted
-                # The batch runs under the most generous deadline among its members.
-                if deadline.remaining() > batch.deadline.remaining():
-                    batch.deadline = deadline
                 leader = False
             else:
-                self._in_flight = True
-                batch = _Batch(symbols=wanted, deadline=deadline)
-                leader = True
+                # The next call: this caller leads it once the call in flight has finished.
+                # Every batch is led by one of its own members, so nobody's answer waits for
+                # calls made for others.
+                batch = self._waiting = _Batch(symbols=wanted, deadline=deadline)
+                ahead, leader = self._running, True
         if leader:
-            self._run(batch)
-        else:
-            if not batch.done.wait(timeout=deadline.remaining()):
-                raise BrokerUnavailable("the shared quote request did not finish in time")
+            self._lead(batch, ahead, deadline)
+        elif not batch.done.wait(timeout=deadline.remaining()):
+            raise BrokerUnavailable("the shared quote request did not finish in time")
         if batch.error is not None:
             raise batch.error
         return {symbol: batch.prices[symbol] for symbol in wanted if symbol in batch.prices}
 
-    def _run(self, batch: _Batch) -> None:
-        """Fetch one batch, then every batch that gathered meanwhile, one after another."""
-        while batch is not None:
-            try:
-                batch.prices = self._inner.quotes(sorted(batch.symbols), batch.deadline)
-            except BaseException as error:  # handed to every waiter, re-raised there
-                batch.error = error
+    def _lead(self, batch: _Batch, ahead: _Batch | None, deadline: Deadline) -> None:
+        if ahead is not None:
+            ahead.done.wait(timeout=deadline.remaining())
+        with self._lock:
+            if self._waiting is batch:
+                self._waiting = None  # closed: later callers gather for the next call
+            self._running = batch
+        try:
+            batch.prices = self._inner.quotes(sorted(batch.symbols), deadline)
+        except BaseException as error:  # handed to every member, re-raised there
+            batch.error = error
+        finally:
             batch.done.set()
             with self._lock:
-                batch, self._waiting = self._waiting, None
-                if batch is None:
-                    self._in_flight = False
+                if self._running is batch:
+                    self._running = None
 
     def positions(self, deadline: Deadline) -> list[Position]:
         """Net positions, shared by callers within half a second."""
