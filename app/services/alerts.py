@@ -154,15 +154,23 @@ class AlertService:
         finally:
             entry["status"] = answer.status
             entry["latency_ms"] = round((time.monotonic() - started) * 1000, 1)
+            # The journal first: if the process dies between the two, the claim is still in
+            # flight and its takeover finds the order; the other way round, the order would be
+            # answered on every resend but named in no journal record.
+            self.journal.record(entry)
             if claim is not None:
                 self._settle(claim, answer, entry)
-            self.journal.record(entry)
             self.reporter.report(entry, answer, answer_by)
         return answer
 
     def _replay(self, stored: Replay, deadline: Deadline, entry: dict[str, Any]) -> Answer:
         """The stored answer; a pending one is first checked against the order book."""
         entry["outcome"] = "replayed"
+        entry["replayed"] = {
+            "status": stored.status,
+            "alert_id": stored.body.get("alert_id"),
+            "order_ids": [o for o in [stored.body.get("order_id")] + [leg.get("order_id") for leg in stored.body.get("legs") or []] if o],
+        }
         if stored.status == 202 and stored.body.get("alert_id") and "legs" not in stored.body:
             settled = self.reconciler.settle(stored.body["alert_id"], deadline)
             if settled is not None:

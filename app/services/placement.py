@@ -88,7 +88,10 @@ class OrderPlacer:
             try:
                 found = self._broker.find_order(order, since, deadline)
             except LoginRequired:
-                raise
+                # The order may exist and the book cannot be read until the next login: the
+                # outcome stays unknown (pending), never "not placed", which would free the
+                # key for a resend to place a second order.
+                return None, False
             except BrokerUnavailable:
                 first_empty = None  # an unanswered look proves nothing
             else:
