@@ -81,3 +81,24 @@ class ServiceProcess:
             self._log.flush()
         path = self._cwd / f"service-{self.port}.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+
+def fyers_env(fake, **extra: str) -> dict[str, str]:
+    """The environment of a service process on BROKER=fyers against the fake Fyers server."""
+    from tests.conftest import ADMIN, APP_ID, APP_SECRET, PIN, REDIRECT_URI, SECRET
+
+    return {
+        "BROKER": "fyers",
+        "WEBHOOK_SECRET_TOKEN": SECRET,
+        "ADMIN_TOKEN": ADMIN,
+        "FYERS_APP_ID": APP_ID,
+        "FYERS_SECRET_ID": APP_SECRET,
+        "FYERS_REDIRECT_URI": REDIRECT_URI,
+        "FYERS_PIN": PIN,
+        "FYERS_API_BASE_URL": fake.api_base,
+        "FYERS_DATA_BASE_URL": fake.data_base,
+        "SYMBOL_MASTER_URL": "synthetic",
+        "MARKET_HOURS_CHECK": "false",  # the processes run on the real clock, any day
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }

@@ -10,31 +10,20 @@ import urllib.parse
 import pytest
 import requests
 
-from tests.conftest import ADMIN, APP_ID, APP_SECRET, PIN, REDIRECT_URI, SECRET, seed_alert
-from tests.service_process import ServiceProcess
+from tests.conftest import ADMIN, APP_SECRET, PIN, SECRET, seed_alert
+from tests.service_process import ServiceProcess, fyers_env
 
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN}"}
 
 
 @pytest.fixture
 def instances(tmp_path, fake_fyers, fake_gcs, gcs_bucket):
-    env = {
-        "BROKER": "fyers",
-        "WEBHOOK_SECRET_TOKEN": SECRET,
-        "ADMIN_TOKEN": ADMIN,
-        "FYERS_APP_ID": APP_ID,
-        "FYERS_SECRET_ID": APP_SECRET,
-        "FYERS_REDIRECT_URI": REDIRECT_URI,
-        "FYERS_PIN": PIN,
-        "FYERS_API_BASE_URL": fake_fyers.api_base,
-        "FYERS_DATA_BASE_URL": fake_fyers.data_base,
-        "SYMBOL_MASTER_URL": "synthetic",
-        "GCS_BUCKET_NAME": gcs_bucket,
-        "STORAGE_EMULATOR_HOST": fake_gcs.url,
-        "CLAIM_LEASE_SECONDS": "3.5",
-        "MARKET_HOURS_CHECK": "false",  # the processes run on the real clock, any day
-        "LOG_LEVEL": "WARNING",
-    }
+    env = fyers_env(
+        fake_fyers,
+        GCS_BUCKET_NAME=gcs_bucket,
+        STORAGE_EMULATOR_HOST=fake_gcs.url,
+        CLAIM_LEASE_SECONDS="3.5",
+    )
     started = []
     try:
         for name in ("a", "b"):

@@ -27,10 +27,10 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import ADMIN, APP_ID, APP_SECRET, PIN, REDIRECT_URI, SECRET, seed_alert
+from tests.conftest import ADMIN, seed_alert
 from tests.reliability import harness
 from tests.reliability.harness import ANSWER_LIMIT, SOAK, ScenarioResult, Sent, timed
-from tests.service_process import ServiceProcess
+from tests.service_process import ServiceProcess, fyers_env
 from tests.test_shared_state import login_through
 
 RUNS_PER_POINT = 5 if SOAK else 1
@@ -48,24 +48,13 @@ KILL_POINTS = {
 
 @pytest.fixture
 def crash_env(tmp_path, fake_fyers) -> dict[str, str]:
-    return {
-        "BROKER": "fyers",
-        "WEBHOOK_SECRET_TOKEN": SECRET,
-        "ADMIN_TOKEN": ADMIN,
-        "FYERS_APP_ID": APP_ID,
-        "FYERS_SECRET_ID": APP_SECRET,
-        "FYERS_REDIRECT_URI": REDIRECT_URI,
-        "FYERS_PIN": PIN,
-        "FYERS_API_BASE_URL": fake_fyers.api_base,
-        "FYERS_DATA_BASE_URL": fake_fyers.data_base,
-        "SYMBOL_MASTER_URL": "synthetic",
-        "STATE_DIR": str(tmp_path / "state-dir"),
-        "CLAIM_LEASE_SECONDS": str(LEASE_SECONDS),
-        "MARKET_HOURS_CHECK": "false",  # the processes run on the real clock, any day
-        "FYERS_RATE_PER_SECOND": "1000",
-        "FYERS_RATE_PER_MINUTE": "100000",
-        "LOG_LEVEL": "WARNING",
-    }
+    return fyers_env(
+        fake_fyers,
+        STATE_DIR=str(tmp_path / "state-dir"),
+        CLAIM_LEASE_SECONDS=str(LEASE_SECONDS),
+        FYERS_RATE_PER_SECOND="1000",
+        FYERS_RATE_PER_MINUTE="100000",
+    )
 
 
 class Run:
