@@ -1,0 +1,1 @@
+"""`python -m bench`: the benchmarks of docs/benchmarks.md (see bench/__main__.py)."""
