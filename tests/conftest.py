@@ -84,21 +84,27 @@ def fake_fyers():
     fake.stop()
 
 
-@pytest.fixture
-def fyers_settings(tmp_path, fake_fyers):
+def fyers_settings_for(fake, state_dir, redirect_uri: str = REDIRECT_URI, **overrides) -> Settings:
+    """Settings for BROKER=fyers against a fake Fyers server."""
     return Settings(
         broker="fyers",
         webhook_secret_token=SECRET,
         admin_token=ADMIN,
         fyers_app_id=APP_ID,
         fyers_secret_id=APP_SECRET,
-        fyers_redirect_uri=REDIRECT_URI,
+        fyers_redirect_uri=redirect_uri,
         fyers_pin=PIN,
-        fyers_api_base_url=fake_fyers.api_base,
-        fyers_data_base_url=fake_fyers.data_base,
+        fyers_api_base_url=fake.api_base,
+        fyers_data_base_url=fake.data_base,
         symbol_master_url="synthetic",
-        state_dir=str(tmp_path / "var"),
+        state_dir=str(state_dir),
+        **overrides,
     )
+
+
+@pytest.fixture
+def fyers_settings(tmp_path, fake_fyers):
+    return fyers_settings_for(fake_fyers, tmp_path / "var")
 
 
 @pytest.fixture

@@ -18,8 +18,7 @@ import requests
 
 from app import create_app
 from app.bootstrap import bootstrap
-from app.settings import Settings
-from tests.conftest import ADMIN, APP_ID, APP_SECRET, PIN, SECRET, seed_alert
+from tests.conftest import ADMIN, APP_ID, APP_SECRET, PIN, fyers_settings_for, seed_alert
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = pathlib.Path(__file__).resolve().parents[2] / "docs" / "console"
@@ -50,17 +49,8 @@ def stack(tmp_path_factory):
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     fake = FakeFyers(app_id=APP_ID, secret_id=APP_SECRET, pin=PIN, redirect_uri=f"{base}/auth/callback").start()
-    settings = Settings(
-        broker="fyers",
-        webhook_secret_token=SECRET,
-        admin_token=ADMIN,
-        fyers_app_id=APP_ID,
-        fyers_secret_id=APP_SECRET,
-        fyers_redirect_uri=f"{base}/auth/callback",
-        fyers_pin=PIN,
-        fyers_api_base_url=fake.api_base,
-        fyers_data_base_url=fake.data_base,
-        state_dir=str(tmp_path_factory.mktemp("console") / "var"),
+    settings = fyers_settings_for(
+        fake, tmp_path_factory.mktemp("console") / "var", redirect_uri=f"{base}/auth/callback"
     )
     services = bootstrap(settings, FixedClock(MARKET_MORNING))
     server = make_server("127.0.0.1", port, create_app(services=services), threaded=True)

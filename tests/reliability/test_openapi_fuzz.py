@@ -27,7 +27,7 @@ from app.bootstrap import bootstrap
 from app.ports import FixedClock
 from app.settings import Settings
 from app.web.openapi import document
-from tests.conftest import ADMIN, APP_ID, APP_SECRET, MARKET_MORNING, PIN, REDIRECT_URI, SECRET
+from tests.conftest import ADMIN, APP_ID, APP_SECRET, MARKET_MORNING, PIN, REDIRECT_URI, SECRET, fyers_settings_for
 from tests.reliability.test_hostile_input import _redact, scaled, soak_results, tally  # noqa: F401 (fixtures)
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -88,19 +88,7 @@ def fyers(tmp_path_factory):
 
     fake = FakeFyers(app_id=APP_ID, secret_id=APP_SECRET, pin=PIN, redirect_uri=REDIRECT_URI)
     fake.start()
-    settings = Settings(
-        broker="fyers",
-        webhook_secret_token=SECRET,
-        admin_token=ADMIN,
-        fyers_app_id=APP_ID,
-        fyers_secret_id=APP_SECRET,
-        fyers_redirect_uri=REDIRECT_URI,
-        fyers_pin=PIN,
-        fyers_api_base_url=fake.api_base,
-        fyers_data_base_url=fake.data_base,
-        symbol_master_url="synthetic",
-        state_dir=str(tmp_path_factory.mktemp("fuzz-fyers") / "var"),
-    )
+    settings = fyers_settings_for(fake, tmp_path_factory.mktemp("fuzz-fyers") / "var")
     services, app, schema = _build(settings)
     yield services, app, schema
     services.broker.close()
