@@ -72,3 +72,17 @@ def test_bad_configuration_stops_the_process_with_one_line(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].endswith("WEBHOOK_MAX_QTY must be a whole number, got 'lots'")
+
+
+def test_every_variable_is_in_env_example_and_the_readme():
+    """Keep the README and .env.example true: every variable the settings read is documented."""
+    import re
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    source = (root / "app" / "settings.py").read_text()
+    names = set(re.findall(r'env\.\w+\("([A-Z_]+)"', source)) - {"K_SERVICE"}  # set by Cloud Run
+    example = (root / ".env.example").read_text()
+    readme = (root / "README.md").read_text()
+    assert len(names) > 40
+    assert sorted(n for n in names if f"\n{n}=" not in example) == []
+    assert sorted(n for n in names if f"`{n}`" not in readme) == []
