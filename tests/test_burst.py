@@ -5,12 +5,12 @@ The bounded twin of benchmark (b): it asserts call counts, never times.
 
 from __future__ import annotations
 
-import threading
 
 import pytest
 
 from app import create_app
 from app.bootstrap import bootstrap
+from tests.concurrency import together
 from tests.conftest import browser_login, seed_alert
 
 STRIKES = [25500 + 50 * i for i in range(10)]
@@ -24,27 +24,16 @@ def test_twenty_simultaneous_alerts_cost_about_n_plus_two_calls_and_no_429(fyers
         assert browser_login(app.test_client(), fake_fyers).status_code == 200
         fake_fyers.latency = 0.15
         calls_before = len(fake_fyers.calls)
-        barrier = threading.Barrier(20)
-        answers = []
-        lock = threading.Lock()
 
         def send(i):
-            client = app.test_client()
             alert = seed_alert(
                 strikeprice=STRIKES[i % 10],
                 optionType="CE" if i < 10 else "PE",
                 idempotency_key=f"burst-{i}",
             )
-            barrier.wait(timeout=10)
-            response = client.post("/webhook", json=alert)
-            with lock:
-                answers.append(response.status_code)
+            return app.test_client().post("/webhook", json=alert).status_code
 
-        threads = [threading.Thread(target=send, args=(i,)) for i in range(20)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=30)
+        answers = together(20, send)
         calls = fake_fyers.calls[calls_before:]
         # Counts, not times: the last of 20 orders leave about 2 s in (Fyers's 10/s), at the
         # edge of the alert's budget, so on a loaded machine one may be answered 202 (pending)

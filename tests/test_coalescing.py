@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from decimal import Decimal
 
@@ -12,6 +11,7 @@ from app.adapters.coalescing import CoalescingBroker
 from app.deadline import Deadline
 from app.domain.errors import BrokerUnavailable
 from app.domain.orders import Position
+from tests.concurrency import together
 
 
 class SlowBroker:
@@ -41,25 +41,6 @@ class SlowBroker:
         return None
 
 
-def burst(n, call):
-    barrier = threading.Barrier(n)
-    results = [None] * n
-
-    def run(i):
-        barrier.wait(timeout=10)
-        try:
-            results[i] = call(i)
-        except Exception as error:  # noqa: BLE001 - collected for the assertion
-            results[i] = error
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=10)
-    return results
-
-
 def test_a_lone_request_goes_out_at_once():
     inner = SlowBroker(delay=0)
     assert CoalescingBroker(inner).quotes(["A"], Deadline(1)) == {"A": Decimal(1)}
@@ -69,7 +50,7 @@ def test_a_lone_request_goes_out_at_once():
 def test_concurrent_requests_share_two_calls():
     inner = SlowBroker(delay=0.1)
     broker = CoalescingBroker(inner)
-    results = burst(20, lambda i: broker.quotes([f"SYM{i}"], Deadline(2)))
+    results = together(20, lambda i: broker.quotes([f"SYM{i}"], Deadline(2)))
     assert [r[f"SYM{i}"] for i, r in enumerate(results)] == [Decimal(len(f"SYM{i}")) for i in range(20)]
     assert len(inner.quote_calls) <= 2
     assert sorted(s for call in inner.quote_calls for s in call) == sorted(f"SYM{i}" for i in range(20))
@@ -78,14 +59,14 @@ def test_concurrent_requests_share_two_calls():
 def test_a_batch_never_exceeds_fifty_symbols():
     inner = SlowBroker(delay=0.1)
     broker = CoalescingBroker(inner)
-    burst(80, lambda i: broker.quotes([f"S{i}"], Deadline(3)))
+    together(80, lambda i: broker.quotes([f"S{i}"], Deadline(3)))
     assert all(len(call) <= 50 for call in inner.quote_calls)
 
 
 def test_a_failure_reaches_every_waiter():
     inner = SlowBroker(delay=0.05, fail=True)
     broker = CoalescingBroker(inner)
-    results = burst(5, lambda i: broker.quotes([f"S{i}"], Deadline(2)))
+    results = together(5, lambda i: broker.quotes([f"S{i}"], Deadline(2)))
     assert all(isinstance(r, BrokerUnavailable) for r in results)
     with pytest.raises(BrokerUnavailable):
         broker.quotes(["again"], Deadline(1))  # and the next request starts afresh
@@ -94,7 +75,7 @@ def test_a_failure_reaches_every_waiter():
 def test_positions_are_single_flight_and_dropped_after_an_order():
     inner = SlowBroker(delay=0.05)
     broker = CoalescingBroker(inner)
-    burst(10, lambda i: broker.positions(Deadline(2)))
+    together(10, lambda i: broker.positions(Deadline(2)))
     assert inner.position_calls == 1
     broker.place_order(None, Deadline(1))
     broker.positions(Deadline(1))
@@ -112,6 +93,6 @@ def test_nobody_waits_for_calls_made_for_others():
         broker.quotes([f"S{i}"], Deadline(5))
         return time.monotonic() - began
 
-    waits = burst(12, one)
+    waits = together(12, one)
     assert len(inner.quote_calls) >= 3
     assert max(waits) < 0.2 * 2 + 0.15, waits  # the first caller used to lead every later batch too

@@ -27,20 +27,15 @@ def pubsub(monkeypatch):
     fake.stop()
 
 
-@pytest.fixture
-def webhook_receiver():
+def _receiver():
     receiver = HttpReceiver().start()
     yield receiver
     receiver.hang = False
     receiver.stop()
 
 
-@pytest.fixture
-def telegram():
-    receiver = HttpReceiver().start()
-    yield receiver
-    receiver.hang = False
-    receiver.stop()
+webhook_receiver = pytest.fixture(_receiver, name="webhook_receiver")
+telegram = pytest.fixture(_receiver, name="telegram")  # the fake Bot API is the same server
 
 
 def make_client(fyers_settings, clock, pubsub, webhook_receiver, telegram, **overrides):

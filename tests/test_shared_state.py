@@ -10,6 +10,7 @@ import urllib.parse
 import pytest
 import requests
 
+from tests.concurrency import together
 from tests.conftest import ADMIN, APP_SECRET, PIN, SECRET, seed_alert
 from tests.service_process import ServiceProcess, fyers_env
 
@@ -60,21 +61,12 @@ def test_login_through_one_instance_is_used_by_the_other(instances, fake_fyers):
 
 def test_fifty_concurrent_posts_over_two_instances_place_one_order(instances, fake_fyers):
     login_through(instances[0])
-    answers: list[tuple[int, dict]] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(50)
 
     def send(i):
-        barrier.wait(timeout=20)
         response = post(instances[i % 2], seed_alert(idempotency_key="burst-50"))
-        with lock:
-            answers.append((response.status_code, response.json()))
+        return response.status_code, response.json()
 
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(50)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    answers = together(50, send)
     assert len(answers) == 50
     [order] = fake_fyers.placed_orders()
     assert fake_fyers.count("orders/sync") == 1

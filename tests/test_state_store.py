@@ -1,11 +1,11 @@
 """The StateStore contract, run against both stores: local files and GCS (fake-gcs-server)."""
 
 import multiprocessing
-import threading
 
 import pytest
 
 from app.adapters.local_state import LocalStateStore
+from tests.concurrency import together
 
 
 @pytest.fixture(params=["local", "gcs"])
@@ -63,58 +63,23 @@ def test_deleted_key_can_be_created_again(store):
 def test_one_winner_among_racing_deletes(store):
     store.create("state.json", {})
     generation = store.get("state.json").generation
-    wins = []
-    barrier = threading.Barrier(8)
-
-    def race():
-        barrier.wait(timeout=10)
-        if store.delete("state.json", generation):
-            wins.append(1)
-
-    threads = [threading.Thread(target=race) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert len(wins) == 1
+    wins = together(8, lambda i: store.delete("state.json", generation))
+    assert wins.count(True) == 1
     assert store.get("state.json") is None
 
 
 def test_one_winner_among_racing_swaps(store):
     store.create("cas.json", {"v": 0})
     generation = store.get("cas.json").generation
-    wins = []
-    barrier = threading.Barrier(8)
-
-    def race(n):
-        barrier.wait(timeout=10)
-        if store.replace("cas.json", {"v": n}, generation) is not None:
-            wins.append(n)
-
-    threads = [threading.Thread(target=race, args=(n,)) for n in range(1, 9)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    results = together(8, lambda i: store.replace("cas.json", {"v": i + 1}, generation))
+    wins = [i + 1 for i, generation in enumerate(results) if generation is not None]
     assert len(wins) == 1
     assert store.get("cas.json").data == {"v": wins[0]}
 
 
 def test_one_winner_among_threads(store):
-    wins = []
-    barrier = threading.Barrier(16)
-
-    def race():
-        barrier.wait(timeout=10)
-        if store.create("claim.json", {"t": threading.get_ident()}):
-            wins.append(1)
-
-    threads = [threading.Thread(target=race) for _ in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=10)
-    assert len(wins) == 1
+    results = together(16, lambda i: store.create("claim.json", {"t": i}))
+    assert sum(1 for generation in results if generation is not None) == 1
 
 
 def _race_in_process(root, results):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 
+from tests.concurrency import together
 from tests.conftest import SECRET, seed_alert
 
 
@@ -226,22 +226,11 @@ def test_every_alert_leaves_a_journal_record(client, services, clock):
 
 
 def test_twenty_concurrent_posts_with_one_key_place_one_order(app, services):
-    barrier = threading.Barrier(20)
-    answers = []
-    lock = threading.Lock()
+    def send(i):
+        response = post(app.test_client(), seed_alert(idempotency_key="burst-1"))
+        return response.status_code, response.json
 
-    def send():
-        client = app.test_client()
-        barrier.wait(timeout=10)
-        response = post(client, seed_alert(idempotency_key="burst-1"))
-        with lock:
-            answers.append((response.status_code, response.json))
-
-    threads = [threading.Thread(target=send) for _ in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    answers = together(20, send)
     assert len(answers) == 20
     assert len(orders(services)) == 1
     order_id = orders(services)[0].order_id
