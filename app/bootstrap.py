@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import time, timedelta
 
 from app.adapters.coalescing import CoalescingBroker
 from app.adapters.local_state import LocalStateStore
@@ -18,9 +18,10 @@ from app.ports import Broker, Clock, Notifier, StateStore
 from app.services.alerts import AlertRules, AlertService
 from app.services.idempotency import IdempotencyLedger
 from app.domain.calendar import TradingCalendar
+from app.domain.session import TradingSession
 from app.services.controls import TradingControls
 from app.services.market import MarketGate
-from app.services.queue import AlertQueue
+from app.services.queue import MARKET_CHECK_SECONDS, AlertQueue
 from app.services.journal import Journal
 from app.services.login import LoginService
 from app.services.placement import OrderPlacer
@@ -32,6 +33,8 @@ from app.services.tokens import TokenManager
 from app.settings import PAPER_DEFAULT_SECRET, Settings
 
 log = logging.getLogger(__name__)
+# NSE F&O's session since 3 Aug 2026, for a master whose session column says nothing usable.
+FALLBACK_SESSION = TradingSession(time(9, 15), time(15, 40))
 
 @dataclass
 class Services:
@@ -115,6 +118,7 @@ def bootstrap(
             max_open_lots=settings.max_open_lots,
             allowed_underlyings=settings.allowed_underlyings,
             freeze_qty=dict(settings.freeze_qty),
+            invalid_levels=settings.invalid_levels,
         ),
         broker,
         masters.current,
@@ -132,9 +136,14 @@ def bootstrap(
         max_alert_age_seconds=settings.max_alert_age_seconds,
     )
     market = MarketGate(
-        TradingCalendar(_holidays(settings, clock)), broker, clock, settings.market_hours_check
+        TradingCalendar(_holidays(settings, clock), _session(masters.current())),
+        broker,
+        clock,
+        settings.market_hours_check,
     )
-    queue = AlertQueue(store, clock, settings.queue_max_age_seconds)
+    queue = AlertQueue(
+        store, clock, settings.queue_max_age_seconds, settings.claim_lease_seconds + MARKET_CHECK_SECONDS
+    )
     reporter = AlertReporter(notifications, login.login_url if login else None)
     alerts = AlertService(
         rules, planner, ledger, journal, clock, placer, reconciler, controls, market, queue, reporter
@@ -164,6 +173,20 @@ def _channels(settings: Settings) -> list[Notifier]:
             )
         )
     return channels
+
+
+def _session(master: SymbolMaster) -> TradingSession:
+    """The F&O session the master states (NSE's, else BSE's); 09:15-15:40 only if it states none."""
+    session = master.session("NSE") or master.session("BSE")
+    if session is None:
+        session = FALLBACK_SESSION
+        log_event(
+            log,
+            logging.WARNING,
+            "session_assumed",
+            f"the symbol master states no trading session; assuming {session.describe()} IST",
+        )
+    return session
 
 
 def _holidays(settings: Settings, clock: Clock) -> frozenset:
@@ -214,5 +237,5 @@ def _broker(
 
 
 def _source_name(settings: Settings) -> str:
-    # A URL may carry credentials in its query; log only where it points.
-    return settings.symbol_master_url.split("?", 1)[0]
+    # A URL may carry credentials in its query; log only where each source points.
+    return ",".join(source.split("?", 1)[0] for source in settings.symbol_master_url.split(","))

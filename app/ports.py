@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any, Sequence
 
 from app.deadline import Deadline
-from app.domain.orders import BrokerOrder, OrderRequest, PlacedOrder, Position
+from app.domain.orders import BrokerOrder, OrderRequest, PlacedOrder, Position, PositionExit
 
 
 class Broker(ABC):
@@ -39,6 +39,13 @@ class Broker(ABC):
         self, order: OrderRequest, since: datetime, deadline: Deadline
     ) -> BrokerOrder | None:
         """Look `order` up in today's book: by its tag, or (CO/BO) by contract, side, qty, time."""
+
+    @abstractmethod
+    def exit_position(self, position: Position, deadline: Deadline) -> PositionExit:
+        """Close one position with the broker's own exit call, its working legs cancelled first.
+
+        Sent once: `OrderOutcomeUnknown` when it may have left; the position book settles it.
+        """
 
     @abstractmethod
     def readiness(self) -> tuple[bool, str]:

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from typing import Mapping
 
-FYERS_MASTER_URL = "https://public.fyers.in/sym_details/NSE_FO.csv"
+# Fyers's F&O masters, NSE's and BSE's (SENSEX, BANKEX): SYMBOL_MASTER_URL takes several, comma-separated.
+FYERS_MASTER_URL = "https://public.fyers.in/sym_details/NSE_FO.csv,https://public.fyers.in/sym_details/BSE_FO.csv"
 PRODUCT_TYPES = ("INTRADAY", "MARGIN", "CO", "BO")
 PAPER_DEFAULT_SECRET = "paper"
 # NSE freeze quantities (contracts per order); above them Fyers must slice the order.
@@ -48,6 +49,7 @@ class Settings:
     default_product_type: str = "INTRADAY"
     attach_sl_tp: bool = False
     strike_rounding: str = "exact"
+    invalid_levels: str = "replace"
     require_short_for_buy: bool = False
     max_orders_per_day: int | None = None
     max_open_lots: int | None = None
@@ -128,7 +130,7 @@ class Settings:
             fyers_auth_code=env.text("FYERS_AUTH_CODE"),
             fyers_api_base_url=(env.url("FYERS_API_BASE_URL") or cls.fyers_api_base_url).rstrip("/"),
             fyers_data_base_url=(env.url("FYERS_DATA_BASE_URL") or cls.fyers_data_base_url).rstrip("/"),
-            symbol_master_url=env.text("SYMBOL_MASTER_URL")
+            symbol_master_url=env.master_sources("SYMBOL_MASTER_URL")
             or (FYERS_MASTER_URL if live else "synthetic"),
             state_dir=env.text("STATE_DIR") or cls.state_dir,
             gcs_bucket_name=env.text("GCS_BUCKET_NAME"),
@@ -146,6 +148,7 @@ class Settings:
             ),
             attach_sl_tp=env.flag("ATTACH_SL_TP", False),
             strike_rounding=env.choice("STRIKE_ROUNDING", ("exact", "nearest"), "exact"),
+            invalid_levels=env.choice("INVALID_LEVELS", ("replace", "refuse"), "replace"),
             require_short_for_buy=env.flag("REQUIRE_SHORT_FOR_BUY", False),
             max_orders_per_day=env.optional_integer("MAX_ORDERS_PER_DAY"),
             max_open_lots=env.optional_integer("MAX_OPEN_LOTS"),
@@ -307,6 +310,12 @@ class _Env:
                 raise ConfigError(f"{name} has {item!r}, which is not an IP address or CIDR range") from None
             networks.append(item)
         return tuple(networks)
+
+    def master_sources(self, name: str) -> str | None:
+        value = self.text(name)
+        if value is not None and not all(part.strip() for part in value.split(",")):
+            raise ConfigError(f"{name} must be 'synthetic' or URLs / file paths separated by commas, got {value!r}")
+        return value
 
     def url(self, name: str) -> str | None:
         value = self.text(name)

@@ -23,7 +23,7 @@ from app.domain.contracts import IST
 
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 WEEKLY_MONTH_CODES = "123456789OND"  # weekly tickers: 1-9 for January-September, then O, N, D
-MARKET_CLOSE = time(15, 30)
+MARKET_CLOSE = time(15, 40)  # expiry instants: the 15:40 close since 3 Aug 2026
 WEEKLY_EXPIRIES = 8
 MONTHLY_EXPIRIES = 3
 INDEX_STRIKES_EACH_SIDE = 100
@@ -128,7 +128,7 @@ class _RowWriter:
             str(lot),
             "0.05",
             "",  # ISIN
-            "0915-1530|1815-1915:",
+            "0915-1540|1815-1915:",
             self.today.isoformat(),
             str(expires_at),
             ticker,

@@ -96,7 +96,7 @@ def service_env(fake: TimedFake, state_dir: Path, master: str = "synthetic", **e
         "SYMBOL_MASTER_URL": master,
         "STATE_DIR": str(state_dir),
         "LOG_LEVEL": "WARNING",
-        # On by default with Fyers: it would refuse every alert outside 09:15-15:30 IST on
+        # On by default with Fyers: it would refuse every alert outside the 09:15-15:40 IST session on
         # trading days, and the bench must run any day at any hour.
         "MARKET_HOURS_CHECK": "false",
         **extra,

@@ -25,7 +25,7 @@ def ist(year, month, day, hour=10, minute=0, second=0):
 
 
 def listed(underlying, expiry, strike, option_type="CE", *, monthly=False, lot_size=65):
-    """A contract as the Fyers master would list it: last trade at 15:30 IST on expiry day."""
+    """A contract as the Fyers master lists it since 3 Aug 2026: last trade at 15:40 IST on expiry day."""
     strike = Decimal(strike)
     yy = f"{expiry.year % 100:02d}"
     if monthly:
@@ -36,7 +36,7 @@ def listed(underlying, expiry, strike, option_type="CE", *, monthly=False, lot_s
         ticker=ticker,
         underlying=underlying,
         expiry=expiry,
-        expires_at=int(datetime.combine(expiry, time(15, 30), IST).timestamp()),
+        expires_at=int(datetime.combine(expiry, time(15, 40), IST).timestamp()),
         strike=strike,
         option_type=option_type,
         lot_size=lot_size,
@@ -95,8 +95,8 @@ def test_selectors_pick_expiries_from_the_master(master, now, selector, expected
     [
         (ist(2026, 11, 22, 12, 0), date(2026, 11, 23)),  # Sunday before the holiday-moved expiry
         (ist(2026, 11, 23, 9, 15), date(2026, 11, 23)),  # Monday, market open
-        (ist(2026, 11, 23, 15, 29, 59), date(2026, 11, 23)),  # last second of trading
-        (ist(2026, 11, 23, 15, 30), date(2026, 12, 1)),  # expired at 15:30 IST sharp
+        (ist(2026, 11, 23, 15, 39, 59), date(2026, 11, 23)),  # last second of trading
+        (ist(2026, 11, 23, 15, 40), date(2026, 12, 1)),  # expired at 15:40 IST sharp
         (ist(2026, 11, 23, 18, 0), date(2026, 12, 1)),
     ],
 )
@@ -114,11 +114,11 @@ def test_monday_expiry_is_the_monthly_contract(master):
 @pytest.mark.parametrize(
     "now, expected",
     [
-        (ist(2026, 11, 17, 15, 29), date(2026, 11, 17)),
-        (ist(2026, 11, 17, 15, 30), date(2026, 11, 23)),
-        # The same instants seen from UTC: 10:00 UTC is 15:30 IST.
-        (datetime(2026, 11, 17, 9, 59, tzinfo=timezone.utc), date(2026, 11, 17)),
-        (datetime(2026, 11, 17, 10, 0, tzinfo=timezone.utc), date(2026, 11, 23)),
+        (ist(2026, 11, 17, 15, 39), date(2026, 11, 17)),
+        (ist(2026, 11, 17, 15, 40), date(2026, 11, 23)),
+        # The same instants seen from UTC: 10:10 UTC is 15:40 IST.
+        (datetime(2026, 11, 17, 10, 9, tzinfo=timezone.utc), date(2026, 11, 17)),
+        (datetime(2026, 11, 17, 10, 10, tzinfo=timezone.utc), date(2026, 11, 23)),
     ],
 )
 def test_expiry_day_before_and_after_close(master, now, expected):
@@ -126,7 +126,7 @@ def test_expiry_day_before_and_after_close(master, now, expected):
 
 
 def test_expiries_lists_only_tradable_ones(master):
-    assert master.expiries("NIFTY", ist(2026, 11, 23, 15, 30)) == [
+    assert master.expiries("NIFTY", ist(2026, 11, 23, 15, 40)) == [
         date(2026, 12, 1),
         date(2026, 12, 8),
         date(2026, 12, 29),
@@ -150,23 +150,38 @@ def test_unlisted_date_lists_the_tradable_expiries(master):
 
 def test_expired_date_is_not_tradable(master):
     with pytest.raises(ContractNotFound, match="2026-11-17 has expired"):
-        master.resolve("NIFTY", date(2026, 11, 17), Decimal("24000"), "CE", ist(2026, 11, 17, 15, 30))
+        master.resolve("NIFTY", date(2026, 11, 17), Decimal("24000"), "CE", ist(2026, 11, 17, 15, 40))
 
 
 @pytest.mark.parametrize(
     "now, selector, expected",
     [
-        (ist(2026, 11, 20), "WEEKLY", date(2026, 11, 23)),
-        (ist(2026, 11, 20), "NEXT_WEEKLY", date(2026, 12, 29)),
         (ist(2026, 11, 20), "MONTHLY", date(2026, 11, 23)),
-        (ist(2026, 11, 23, 15, 30), "WEEKLY", date(2026, 12, 29)),
+        (ist(2026, 11, 20), "NEXT_MONTHLY", date(2026, 12, 29)),
+        (ist(2026, 11, 23, 15, 40), "MONTHLY", date(2026, 12, 29)),
     ],
 )
-def test_banknifty_weekly_is_its_monthly(master, now, selector, expected):
+def test_banknifty_monthly(master, now, selector, expected):
     contract = master.resolve("BANKNIFTY", selector, Decimal("52000"), "PE", now)
     assert contract.expiry == expected
     assert contract.monthly
     assert contract.lot_size == 30
+
+
+@pytest.mark.parametrize("selector", ["WEEKLY", "NEXT_WEEKLY", "next weekly"])
+def test_weekly_on_a_monthly_only_index_is_refused_with_its_expiries(master, selector):
+    # A monthly for a weekly would be a guess at what the trader meant: say what there is instead.
+    with pytest.raises(ContractNotFound, match="BANKNIFTY has no weekly expiries") as raised:
+        master.resolve("BANKNIFTY", selector, Decimal("52000"), "PE", ist(2026, 11, 20))
+    assert "2026-11-23, 2026-12-29" in raised.value.message
+    assert raised.value.details["tradable_expiries"] == ["2026-11-23", "2026-12-29"]
+    assert raised.value.details["underlying"] == "BANKNIFTY"
+
+
+def test_niftys_weekly_may_be_its_monthly_contract(master):
+    # NIFTY lists weeklies, so WEEKLY is its nearest expiry even when that is the monthly contract.
+    contract = master.resolve("NIFTY", "WEEKLY", Decimal("24000"), "PE", ist(2026, 11, 20))
+    assert (contract.expiry, contract.monthly) == (date(2026, 11, 23), True)
 
 
 def test_unknown_underlying(master):
@@ -212,7 +227,7 @@ def test_strike_that_is_not_a_number_is_invalid(master, strike):
     assert raised.value.field == "strikeprice"
 
 
-@pytest.mark.parametrize("expiry", [None, "DAILY", datetime(2026, 12, 1, 15, 30, tzinfo=IST)])
+@pytest.mark.parametrize("expiry", [None, "DAILY", datetime(2026, 12, 1, 15, 40, tzinfo=IST)])
 def test_resolve_refuses_an_unparsable_expiry(master, expiry):
     with pytest.raises(InvalidAlert) as raised:
         master.resolve("NIFTY", expiry, Decimal("24000"), "CE", ist(2026, 11, 30))
@@ -258,10 +273,10 @@ def test_lot_size_follows_the_nearest_tradable_contract():
             listed("NIFTY", date(2026, 2, 24), "24000.0", monthly=True, lot_size=65),
         ]
     )
-    assert master.lot_size("NIFTY", ist(2026, 1, 27, 15, 29)) == 75
-    assert master.lot_size("NIFTY", ist(2026, 1, 27, 15, 30)) == 65
+    assert master.lot_size("NIFTY", ist(2026, 1, 27, 15, 39)) == 75
+    assert master.lot_size("NIFTY", ist(2026, 1, 27, 15, 40)) == 65
     with pytest.raises(ContractNotFound, match="no tradable expiry"):
-        master.lot_size("NIFTY", ist(2026, 2, 24, 15, 30))
+        master.lot_size("NIFTY", ist(2026, 2, 24, 15, 40))
     with pytest.raises(ContractNotFound, match="'SENSEX'"):
         master.lot_size("SENSEX", ist(2026, 1, 1))
 
@@ -299,10 +314,10 @@ def test_parse_expiry_accepts(value, expected):
         ("2026-02-30", "not a calendar date"),
         ("24-11-2026", "must be one of"),
         ("20261124", "must be one of"),
-        ("2026-11-24T15:30", "must be one of"),
+        ("2026-11-24T15:40", "must be one of"),
         (None, "must be one of"),
         (20261124, "must be one of"),
-        (datetime(2026, 11, 24, 15, 30), "not a date and time"),
+        (datetime(2026, 11, 24, 15, 40), "not a date and time"),
     ],
 )
 def test_parse_expiry_refuses(value, message):

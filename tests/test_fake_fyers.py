@@ -397,7 +397,8 @@ def test_fault_rate_limit(sdk, model, http):
     answer = http.post(sdk.api_base + "/orders/sync", json=market_order(), timeout=5)
     assert answer.status_code == 429
     assert answer.headers["Retry-After"] == "2" and answer.headers["X-Retry-After-Ms"] == "2000"
-    assert answer.json() == {"s": "error", "code": -429, "message": "request limit reached"}
+    assert answer.json() == {"s": "error", "code": -429,
+                             "message": "Request limit reached, refresh after few mins"}
     assert model.place_order(market_order())["code"] == -429
     assert sdk.orders == []
 
@@ -486,3 +487,111 @@ def test_cli_serves_until_terminated():
     assert process.returncode == 0, err
     assert f"api_base=http://127.0.0.1:{port}/api/v3" in out
     assert f"data_base=http://127.0.0.1:{port}/data" in out
+
+
+# ---------------------------------------------------------------- exit positions (DELETE /positions)
+
+
+def test_exit_position_by_id_flattens_a_cover_order_position(sdk, model):
+    assert model.place_order(market_order(productType="CO", stopLoss=12.5, orderTag=None))["code"] == 1101
+    answer = model.exit_positions({"id": f"{NIFTY_CE}-CO", "pending_orders_cancel": 1})
+    assert answer == {"s": "ok", "code": 200, "message": "The position is closed."}
+    [row] = sdk.positions
+    assert row["id"] == f"{NIFTY_CE}-CO" and row["netQty"] == 0
+    counter = sdk.orders[-1]
+    assert (counter["side"], counter["qty"], counter["productType"], counter["status"]) == (-1, 65, "CO", 2)
+    assert sdk.count("positions", "DELETE") == 1
+
+
+def test_exit_position_with_nothing_open_is_minus_352(sdk, model):
+    assert model.exit_positions({"id": f"{NIFTY_CE}-INTRADAY"})["code"] == -352
+    model.place_order(market_order())
+    model.exit_positions({"id": f"{NIFTY_CE}-INTRADAY"})
+    again = model.exit_positions({"id": f"{NIFTY_CE}-INTRADAY"})
+    assert again["s"] == "error" and again["code"] == -352
+    assert len(sdk.orders) == 2  # the entry and one counter order
+
+
+def test_exit_positions_by_list_and_exit_all_close_each_product_row(sdk, model):
+    model.place_order(market_order())
+    model.place_order(market_order(productType="MARGIN", side=-1, qty=130))
+    assert sorted((p["productType"], p["netQty"]) for p in sdk.positions) == [("INTRADAY", 65), ("MARGIN", -130)]
+    answer = model.exit_positions({"id": [f"{NIFTY_CE}-INTRADAY"]})
+    assert answer["code"] == 200
+    assert sorted((p["productType"], p["netQty"]) for p in sdk.positions) == [("INTRADAY", 0), ("MARGIN", -130)]
+    assert model.exit_positions()["code"] == 200  # the SDK sends {"exit_all": 1}
+    assert all(p["netQty"] == 0 for p in sdk.positions)
+    assert [(o["side"], o["productType"]) for o in sdk.orders[2:]] == [(-1, "INTRADAY"), (1, "MARGIN")]
+
+
+def test_pending_orders_cancel_cancels_the_working_orders_of_that_position(sdk, model):
+    model.place_order(market_order())
+    model.place_order(market_order(type=1, limitPrice=9999.0, side=-1, orderTag="other"))  # stays pending
+    model.place_order(market_order(symbol="NSE:NIFTY2612024100CE", type=1, limitPrice=1.0, orderTag="else"))
+    assert model.exit_positions({"id": f"{NIFTY_CE}-INTRADAY", "pending_orders_cancel": 1})["code"] == 200
+    assert [o["status"] for o in sdk.orders] == [2, 1, 6, 2]  # the other contract's order still works
+
+
+def test_an_unfilled_exit_answers_201_and_leaves_the_position_open(sdk, model):
+    model.place_order(market_order(productType="CO", stopLoss=10, orderTag=None))
+    sdk.leave_next_exit_unfilled()
+    answer = model.exit_positions({"id": f"{NIFTY_CE}-CO"})
+    assert answer["s"] == "ok" and answer["code"] == 201
+    assert sdk.positions[0]["netQty"] == 65
+    assert sdk.orders[-1]["status"] == 6
+    assert model.exit_positions({"id": f"{NIFTY_CE}-CO"})["code"] == 200  # the knob was for one call
+
+
+def test_exit_positions_refuses_a_body_without_an_id(sdk, http):
+    answer = http.delete(sdk.api_base + "/positions", json={"id": 5}, timeout=5)
+    assert answer.status_code == 400 and answer.json()["code"] == -50
+
+
+# ---------------------------------------------------------------- answers as Fyers sends them
+
+
+def test_cover_and_bracket_fills_open_child_legs_with_parent_ids(sdk, model):
+    co = model.place_order(market_order(productType="CO", stopLoss=12.5, orderTag=None))
+    bo = model.place_order(market_order(productType="BO", stopLoss=10, takeProfit=20.05,
+                                        orderTag=None, side=-1))
+    book = model.orderbook()["orderBook"]
+    legs = {row["id"]: row for row in book if row.get("parentId")}
+    assert sorted(legs) == sorted([f"{co['id']}-BO-2", f"{bo['id']}-BO-2", f"{bo['id']}-BO-3"])
+    co_stop = legs[f"{co['id']}-BO-2"]
+    assert co_stop["parentId"] == co["id"] and co_stop["side"] == -1 and co_stop["qty"] == 65
+    assert co_stop["status"] == 6 and co_stop["type"] == 3 and co_stop["productType"] == "CO"
+    assert co_stop["symbol"] == NIFTY_CE
+    traded = sdk.orders[1]["tradedPrice"]
+    assert legs[f"{bo['id']}-BO-2"]["side"] == 1  # the short bracket's stop buys back
+    assert legs[f"{bo['id']}-BO-2"]["stopPrice"] == pytest.approx(traded + 10)
+    assert legs[f"{bo['id']}-BO-3"]["limitPrice"] == pytest.approx(traded - 20.05)
+    assert [o["id"] for o in sdk.orders] == [co["id"], bo["id"]]  # legs are not placed orders
+    assert len(sdk.child_legs) == 3
+    positions = model.positions()["netPositions"]
+    assert sorted((p["productType"], p["netQty"]) for p in positions) == [("BO", -65), ("CO", 65)]
+
+
+def test_slice_order_answer_has_one_body_per_slice_and_no_top_level_id(sdk, model):
+    sdk.freeze_qty["NIFTY"] = 150  # two lots of 65 per slice
+    answer = model.place_order(market_order(qty=325, isSliceOrder=True))
+    assert set(answer) == {"code", "message", "data"}
+    assert answer["code"] == 1101
+    assert [entry["statusCode"] for entry in answer["data"]] == [200, 200, 200]
+    assert all(entry["body"]["s"] == "ok" and entry["body"]["code"] == 1101
+               for entry in answer["data"])
+    ids = [entry["body"]["id"] for entry in answer["data"]]
+    assert [(o["id"], o["qty"]) for o in sdk.orders] == list(zip(ids, [130, 130, 65]))
+    assert {o["orderTag"] for o in sdk.orders} == {"1:alert123"}
+
+
+def test_chosen_slices_are_rejected(sdk, model):
+    sdk.freeze_qty["NIFTY"] = 65
+    sdk.reject_slices({2: "RED:Margin Shortfall"})
+    answer = model.place_order(market_order(qty=195, isSliceOrder=True))
+    second = answer["data"][1]
+    assert second["statusCode"] == 400 and second["statusDescription"] == "Bad Request"
+    assert second["body"]["s"] == "error" and second["body"]["code"] == -99
+    assert second["body"]["message"] == "RED:Margin Shortfall"
+    assert [o["status"] for o in sdk.orders] == [2, 5, 2]
+    assert model.place_order(market_order(qty=195, isSliceOrder=True, orderTag="next"))[
+        "data"][1]["body"]["code"] == 1101  # only the next slice order

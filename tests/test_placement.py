@@ -13,7 +13,7 @@ from app.domain.errors import (
     OrderRejected,
     RateLimited,
 )
-from app.domain.orders import BrokerOrder, OrderRequest, PlacedOrder, Side
+from app.domain.orders import BrokerOrder, OrderRequest, PlacedOrder, Side, SliceResult
 from app.services.placement import OrderPlacer
 
 ORDER = OrderRequest("NSE:NIFTY26NOV26000CE", 65, Side.BUY, "INTRADAY", "TVabc")
@@ -97,3 +97,45 @@ def test_retries_stop_at_the_deadline():
     with pytest.raises(BrokerUnavailable):
         placer(broker).place(ORDER, Deadline(0.2))
     assert broker.sends == 1
+
+
+def test_a_second_rate_limit_refusal_ends_the_sends():
+    refusal = RateLimited("Request limit reached, refresh after few mins", retry_after=0.01)
+    broker = ScriptedBroker(refusal, refusal, "accept")
+    with pytest.raises(RateLimited):
+        placer(broker).place(ORDER, Deadline(2.5))
+    assert broker.sends == 2  # one re-send after the first refusal, none after the second
+
+
+def test_one_rate_limit_refusal_among_refused_connections_still_allows_the_sends():
+    broker = ScriptedBroker(
+        BrokerUnavailable("refused"), RateLimited("429", retry_after=0.01), BrokerUnavailable("refused"), "accept"
+    )
+    assert placer(broker).place(ORDER, Deadline(2.5)).order_id == "OID1"
+    assert broker.sends == 4
+
+
+class SlicedBook(ScriptedBroker):
+    """The book shows a sliced order whose slices Fyers answered in part."""
+
+    def __init__(self, *statuses):
+        super().__init__(OrderOutcomeUnknown("timed out"))
+        self.slices = tuple(
+            SliceResult(f"OID{n}", 65, status, "RED:Margin Shortfall" if status == "rejected" else "")
+            for n, status in enumerate(statuses, 1)
+        )
+
+    def find_order(self, order, since, deadline):
+        self.looks += 1
+        first = self.slices[0]
+        return BrokerOrder(first.order_id, order.symbol, 65, order.side, order.product_type, order.tag, first.status, slices=self.slices)
+
+
+def test_a_sliced_order_found_after_a_lost_answer_keeps_every_slice():
+    sliced = OrderRequest(ORDER.symbol, 195, Side.BUY, "INTRADAY", "TVabc", slice=True)
+    placed = placer(SlicedBook("rejected", "traded", "traded")).place(sliced, Deadline(2.5))
+    assert placed.order_id == "OID2" and placed.partly_rejected
+    assert [s.status for s in placed.slices] == ["rejected", "traded", "traded"]
+    assert "slice 1 rejected: RED:Margin Shortfall" in placed.message
+    with pytest.raises(OrderRejected, match="every slice"):
+        placer(SlicedBook("rejected", "rejected")).place(sliced, Deadline(2.5))

@@ -55,3 +55,30 @@ def test_levels_never_collapse_onto_ltp_or_zero():
 def test_round_to_tick():
     assert round_to_tick(D("10.024"), TICK) == D("10.00")
     assert round_to_tick(D("10.025"), TICK) == D("10.05")
+
+
+@pytest.mark.parametrize(
+    "side, sl, tp, field, sent, used, reason, wrong_side",
+    [
+        (Side.BUY, "150", "140", "sl", "150", "85.00", "a BUY's stop-loss must be below the LTP 100.00", True),
+        (Side.BUY, "80", "90", "tp", "90", "125.00", "a BUY's target must be above the LTP 100.00", True),
+        (Side.BUY, "0.01", "140", "sl", "0.01", "85.00", "a BUY's stop-loss must be at least one tick (0.05)", True),
+        (Side.SELL, "90", "70", "sl", "90", "115.00", "a SELL's stop-loss must be above the LTP 100.00", True),
+        (Side.SELL, "120", "100", "tp", "100", "75.00", "a SELL's target must be below the LTP 100.00", True),
+        (Side.BUY, "80.52", "140", "sl", "80.52", "80.50", "rounded to the tick 0.05, away from the LTP 100.00", False),
+    ],
+)
+def test_each_level_not_used_as_sent_is_reported(side, sl, tp, field, sent, used, reason, wrong_side):
+    (adjustment,) = exits(side, "100", sl, tp).adjustments
+    assert (adjustment.field, adjustment.sent, adjustment.used) == (field, D(sent), D(used))
+    assert (adjustment.reason, adjustment.wrong_side) == (reason, wrong_side)
+
+
+def test_levels_used_as_sent_or_absent_report_nothing():
+    assert exits(Side.BUY, "100", "80.5", "140").adjustments == ()
+    assert exits(Side.SELL, "100", None, None).adjustments == ()
+
+
+def test_both_levels_wrong_are_both_reported():
+    result = exits(Side.BUY, "100", "120", "90")
+    assert [(a.field, a.wrong_side) for a in result.adjustments] == [("sl", True), ("tp", True)]

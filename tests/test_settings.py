@@ -28,9 +28,19 @@ def test_embedded_default():
     assert settings.port == 8080
 
 
-def test_fyers_defaults_to_the_real_master():
+def test_fyers_defaults_to_the_real_masters():
     settings = Settings.from_env(FYERS_ENV)
-    assert settings.symbol_master_url.endswith("NSE_FO.csv")
+    assert settings.symbol_master_url.split(",") == [
+        "https://public.fyers.in/sym_details/NSE_FO.csv",
+        "https://public.fyers.in/sym_details/BSE_FO.csv",
+    ]
+
+
+def test_symbol_master_url_takes_several_sources_but_no_empty_one():
+    both = Settings.from_env({"SYMBOL_MASTER_URL": "/data/NSE_FO.csv,/data/BSE_FO.csv"})
+    assert both.symbol_master_url == "/data/NSE_FO.csv,/data/BSE_FO.csv"
+    with pytest.raises(ConfigError, match="SYMBOL_MASTER_URL must be 'synthetic' or URLs / file paths"):
+        Settings.from_env({"SYMBOL_MASTER_URL": "/data/NSE_FO.csv,"})
 
 
 @pytest.mark.parametrize(

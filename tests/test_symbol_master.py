@@ -1,10 +1,10 @@
-"""The Fyers NSE_FO.csv reader, the synthetic master and the NSE holiday list."""
+"""The Fyers F&O master reader (NSE_FO.csv, BSE_FO.csv), the synthetic master and the NSE holiday list."""
 
 import http.server
 import re
 import socket
 import threading
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 
 import pytest
@@ -12,20 +12,28 @@ import pytest
 from app.adapters.nse_holidays import nse_holidays
 from app.adapters.symbol_master import load_symbol_master, parse_master_csv, synthetic_master_csv
 from app.domain.contracts import IST
+from app.domain.session import TradingSession, parse_session
 
+# DESIGN §2's example row, for an expiry after 3 Aug 2026: the session column says 0915-1540 and
+# the expiry epoch is 15:40 IST on expiry day (1 Dec 2026).
 DESIGN_ROW = (
-    "101126072135426,NIFTY 21 Jul 26 29450 CE,14,65,0.05,,0915-1530|1815-1915:,2026-07-17,"
-    "1784628000,NSE:NIFTY2672129450CE,10,11,35426,NIFTY,26000,29450.0,CE,101000000026000,None,0,0.0"
+    "101126120135426,NIFTY 01 Dec 26 29450 CE,14,65,0.05,,0915-1540|1815-1915:,2026-11-27,"
+    "1796119800,NSE:NIFTY26D0129450CE,10,11,35426,NIFTY,26000,29450.0,CE,101000000026000,None,0,0.0"
 )
 FUTURES_ROW = (
-    "101126122935001,NIFTY 26 Dec FUT,11,65,0.1,,0915-1530|1815-1915:,2026-11-20,"
-    "1798538400,NSE:NIFTY26DECFUT,10,11,35001,NIFTY,26000,-1.0,XX,101000000026000,None,0,0.0"
+    "101126122935001,NIFTY 29 Dec FUT,11,65,0.1,,0915-1540|1815-1915:,2026-11-20,"
+    "1798539000,NSE:NIFTY26DECFUT,10,11,35001,NIFTY,26000,-1.0,XX,101000000026000,None,0,0.0"
+)
+# The same format in BSE_FO.csv: exchange 12, segment 11, "BSE:" tickers; SENSEX expires on Thursdays.
+SENSEX_ROW = (
+    "121126120382501,SENSEX 03 Dec 26 85000 CE,14,20,0.05,,0915-1540|1815-1915:,2026-11-27,"
+    "1796292600,BSE:SENSEX26D0385000CE,12,11,825001,SENSEX,1,85000.0,CE,121000000000001,None,0,0.0"
 )
 # The shape of every row: 21 columns as in DESIGN §2's example.
 ROW_SHAPE = re.compile(
-    r"1011\d{11},[A-Z]+ \d{2} [A-Z][a-z]{2} \d{2} \d+ (CE|PE),14,\d+,0\.05,,0915-1530\|1815-1915:,"
-    r"\d{4}-\d{2}-\d{2},\d{10},NSE:[A-Z]+\d{2}[0-9A-Z]+(CE|PE),10,11,\d+,[A-Z]+,\d+,\d+\.0,(CE|PE),"
-    r"1010000000\d{5},None,0,0\.0"
+    r"(1011|1211)\d{11,12},[A-Z]+ \d{2} [A-Z][a-z]{2} \d{2} \d+ (CE|PE),14,\d+,0\.05,,0915-1540\|1815-1915:,"
+    r"\d{4}-\d{2}-\d{2},\d{10},(NSE|BSE):[A-Z]+\d{2}[0-9A-Z]+(CE|PE),(10|12),11,\d+,[A-Z]+,\d+,\d+\.0,(CE|PE),"
+    r"(1010|1210)\d{11},None,0,0\.0"
 )
 
 NOV_22 = date(2026, 11, 22)  # a Sunday; Tuesday 24 Nov 2026 is an NSE holiday
@@ -50,23 +58,23 @@ def november(november_csv):
 def test_design_example_row_parses():
     master = parse_master_csv([DESIGN_ROW, FUTURES_ROW])
     assert len(master) == 1  # the future is not an option
-    contract = master.resolve("NIFTY", date(2026, 7, 21), Decimal("29450"), "CE", ist(2026, 7, 20))
-    assert contract.ticker == "NSE:NIFTY2672129450CE"
+    contract = master.resolve("NIFTY", date(2026, 12, 1), Decimal("29450"), "CE", ist(2026, 11, 30))
+    assert contract.ticker == "NSE:NIFTY26D0129450CE"
     assert contract.underlying == "NIFTY"
     assert contract.lot_size == 65
     assert contract.tick_size == Decimal("0.05")
     assert contract.strike == Decimal("29450")
-    assert contract.expiry == date(2026, 7, 21)
-    assert contract.expires_at == 1784628000
-    assert datetime.fromtimestamp(contract.expires_at, IST) == ist(2026, 7, 21, 15, 30)
+    assert contract.expiry == date(2026, 12, 1)
+    assert contract.expires_at == 1796119800
+    assert datetime.fromtimestamp(contract.expires_at, IST) == ist(2026, 12, 1, 15, 40)
     assert contract.option_type == "CE"
     assert not contract.monthly
 
 
 def test_monthly_ticker_format_is_recognised():
-    row = DESIGN_ROW.replace("NSE:NIFTY2672129450CE", "NSE:NIFTY26JUL29450CE")
-    contract = parse_master_csv([row]).resolve("NIFTY", "MONTHLY", Decimal("29450"), "CE", ist(2026, 7, 20))
-    assert contract.ticker == "NSE:NIFTY26JUL29450CE"
+    row = DESIGN_ROW.replace("NSE:NIFTY26D0129450CE", "NSE:NIFTY26DEC29450CE")
+    contract = parse_master_csv([row]).resolve("NIFTY", "MONTHLY", Decimal("29450"), "CE", ist(2026, 11, 30))
+    assert contract.ticker == "NSE:NIFTY26DEC29450CE"
     assert contract.monthly
 
 
@@ -82,12 +90,37 @@ def test_malformed_rows_are_skipped():
 
 
 @pytest.mark.parametrize(
-    "lines",
-    [[], ["garbage"], ["\x00\x01\x02 not a csv"], [FUTURES_ROW], [DESIGN_ROW.replace(",65,", ",x,")]],
+    "lines, why",
+    [
+        ([], "no rows"),
+        (["garbage"], "rows have 1 column where Fyers's F&O master has 21"),
+        (["\x00\x01\x02 not a csv"], "rows have 1 column"),
+        ([DESIGN_ROW + ",extra,columns"] * 3, "rows have 23 columns"),
+        ([FUTURES_ROW], "no option rows"),
+        ([DESIGN_ROW.replace(",65,", ",x,")], "no usable option rows .*1 malformed"),
+        # NSE_CD.csv's currency options are segment 12: not equity derivatives.
+        ([DESIGN_ROW.replace(",10,11,", ",10,12,")], "no usable option rows .*1 not NSE or BSE equity derivatives"),
+        (
+            ["Fytoken,Symbol Details,Exchange Instrument type,Minimum lot size", DESIGN_ROW],
+            "first row is a header .*Fytoken",
+        ),
+    ],
 )
-def test_nothing_usable_is_an_error(lines):
-    with pytest.raises(ValueError, match="no usable option rows"):
+def test_nothing_usable_is_an_error_that_says_why(lines, why):
+    with pytest.raises(ValueError, match=why):
         parse_master_csv(lines)
+
+
+def test_a_file_of_the_other_exchange_is_refused():
+    with pytest.raises(ValueError, match=r"lists BSE contracts \(e\.g\. BSE:SENSEX26D0385000CE\) where the NSE_FO"):
+        parse_master_csv([SENSEX_ROW], exchange="NSE")
+    with pytest.raises(ValueError, match="lists NSE contracts .* where the BSE_FO"):
+        parse_master_csv([DESIGN_ROW], exchange="BSE")
+
+
+def test_a_ticker_of_another_exchange_than_its_row_is_malformed():
+    with pytest.raises(ValueError, match="1 malformed"):
+        parse_master_csv([DESIGN_ROW.replace(",10,11,", ",12,11,")])
 
 
 @pytest.mark.parametrize(
@@ -122,26 +155,28 @@ def test_synthetic_rows_have_the_fyers_shape(november_csv):
 
 
 def test_synthetic_row_mirrors_the_design_example():
-    lines = synthetic_master_csv(date(2026, 7, 17)).splitlines()
-    (row,) = [line for line in lines if ",NSE:NIFTY2672126000CE," in line]
+    lines = synthetic_master_csv(date(2026, 11, 27)).splitlines()
+    (row,) = [line for line in lines if ",NSE:NIFTY26D0126000CE," in line]
     fields, example = row.split(","), DESIGN_ROW.split(",")
     # Everything but the strike-dependent columns and the per-contract codes matches the example.
     same = (2, 3, 4, 5, 6, 7, 8, 10, 11, 13, 14, 16, 17, 18, 19, 20)
     assert [fields[i] for i in same] == [example[i] for i in same]
-    assert fields[1] == "NIFTY 21 Jul 26 26000 CE"
+    assert fields[1] == "NIFTY 01 Dec 26 26000 CE"
     assert fields[15] == "26000.0"
-    assert fields[0] == f"1011260721{fields[12]}"
+    assert fields[0] == f"1011261201{fields[12]}"
 
 
 def test_holiday_moves_the_november_expiry_to_monday(november_csv, november):
     assert "NSE:NIFTY26N23" not in november_csv  # the Monday expiry is the monthly one
-    assert ",1795514400," not in november_csv  # nothing expires on the holiday itself
+    assert ",1795515000," not in november_csv  # nothing expires on the holiday itself (24 Nov, 15:40)
     contract = november.resolve("NIFTY", "WEEKLY", Decimal("26000"), "CE", ist(2026, 11, 22))
     assert contract.expiry == date(2026, 11, 23)
     assert contract.ticker == "NSE:NIFTY26NOV26000CE"
     assert contract.monthly
-    assert contract.expires_at == int(ist(2026, 11, 23, 15, 30).timestamp())
-    after_close = november.resolve("NIFTY", "WEEKLY", Decimal("26000"), "CE", ist(2026, 11, 23, 15, 30))
+    assert contract.expires_at == int(ist(2026, 11, 23, 15, 40).timestamp())
+    at_1535 = november.resolve("NIFTY", "WEEKLY", Decimal("26000"), "CE", ist(2026, 11, 23, 15, 35))
+    assert at_1535.ticker == "NSE:NIFTY26NOV26000CE"  # still that day's contract
+    after_close = november.resolve("NIFTY", "WEEKLY", Decimal("26000"), "CE", ist(2026, 11, 23, 15, 40))
     assert after_close.ticker == "NSE:NIFTY26D0126000CE"
 
 
@@ -165,28 +200,36 @@ def test_november_expiries(november):
     assert (december.expiry, december.ticker) == (date(2026, 12, 29), "NSE:NIFTY26DEC26000PE")
 
 
+@pytest.fixture(scope="module")
+def november_both():
+    """The synthetic NSE_FO.csv and BSE_FO.csv of 22 Nov 2026, as the default 'synthetic' loads them."""
+    return load_symbol_master("synthetic", today=NOV_22)
+
+
 @pytest.mark.parametrize(
-    "underlying, lot_size, spot, step",
+    "underlying, lot_size, spot, step, december",
     [
-        ("NIFTY", 65, 26000, 50),
-        ("BANKNIFTY", 30, 59000, 100),
-        ("FINNIFTY", 60, 27500, 50),
-        ("MIDCPNIFTY", 120, 13500, 25),
+        ("NIFTY", 65, 26000, 50, date(2026, 12, 29)),
+        ("BANKNIFTY", 30, 59000, 100, date(2026, 12, 29)),
+        ("FINNIFTY", 60, 27500, 50, date(2026, 12, 29)),
+        ("MIDCPNIFTY", 120, 13500, 25, date(2026, 12, 29)),
+        ("SENSEX", 20, 85000, 100, date(2026, 12, 31)),
+        ("BANKEX", 30, 65000, 100, date(2026, 12, 31)),
     ],
 )
-def test_synthetic_lot_sizes_and_strikes(november, underlying, lot_size, spot, step):
+def test_synthetic_lot_sizes_and_strikes(november_both, underlying, lot_size, spot, step, december):
     now = ist(2026, 11, 22)
-    assert november.lot_size(underlying, now) == lot_size
-    contract = november.resolve(underlying, "WEEKLY", Decimal(spot), "PE", now)
+    assert november_both.lot_size(underlying, now) == lot_size
+    contract = november_both.resolve(underlying, "MONTHLY", Decimal(spot), "PE", now)
     assert contract.tick_size == Decimal("0.05")
-    strikes = november.strikes(underlying, date(2026, 12, 29), "CE")
+    strikes = november_both.strikes(underlying, december, "CE")
     assert strikes == [Decimal(spot + offset * step) for offset in range(-40, 41)]
 
 
 @pytest.mark.parametrize(
     "today, holidays, nearest",
     [
-        # Today's Tuesday expiry is listed; it stops trading at 15:30.
+        # Today's Tuesday expiry is listed; it stops trading at the session's 15:40 close.
         (date(2026, 12, 1), (), date(2026, 12, 1)),
         (date(2026, 12, 20), {date(2026, 12, 22)}, date(2026, 12, 21)),
         # A Tuesday holiday after a Monday one: the expiry moves back over the weekend.
@@ -231,7 +274,7 @@ def test_missing_file_names_the_path(tmp_path):
 def test_garbage_file_names_the_path(tmp_path):
     path = tmp_path / "garbage.csv"
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00 not a symbol master\n")
-    with pytest.raises(ValueError, match=re.escape(str(path)) + ".*no usable option rows"):
+    with pytest.raises(ValueError, match=re.escape(str(path)) + " is not usable: its rows have 1 column"):
         load_symbol_master(str(path), today=NOV_22)
 
 
@@ -305,3 +348,117 @@ def test_nse_holidays_beyond_the_calendar_are_unknown():
     assert nse_holidays(date(2027, 1, 1), date(2027, 12, 31)) == frozenset()
     assert date(2026, 12, 25) in nse_holidays(date(2026, 12, 1), date(2027, 3, 31))
     assert nse_holidays(date(2026, 11, 30), date(2026, 11, 1)) == frozenset()
+
+
+# -- the session column -------------------------------------------------------------------
+
+
+def test_the_master_states_the_session():
+    master = parse_master_csv([DESIGN_ROW, SENSEX_ROW])
+    assert master.session("NSE") == TradingSession(time(9, 15), time(15, 40))
+    assert master.session("BSE") == TradingSession(time(9, 15), time(15, 40))
+
+
+def test_the_session_most_rows_state_wins_over_a_stray_row():
+    fields = DESIGN_ROW.split(",")
+    rows = []
+    for strike in range(29000, 29500, 50):
+        row = list(fields)
+        row[15], row[9] = f"{strike}.0", f"NSE:NIFTY26D01{strike}CE"
+        rows.append(",".join(row))
+    rows[0] = rows[0].replace("0915-1540|", "0915-1530|")  # one stale row
+    rows[1] = rows[1].replace("0915-1540|1815-1915:", "")  # one saying nothing
+    assert parse_master_csv(rows).session("NSE") == TradingSession(time(9, 15), time(15, 40))
+
+
+def test_a_master_without_a_readable_session_states_none():
+    row = DESIGN_ROW.replace("0915-1540|1815-1915:", "")
+    assert parse_master_csv([row]).session("NSE") is None
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("0915-1540|1815-1915:", (time(9, 15), time(15, 40))),
+        ("0915-1530:", (time(9, 15), time(15, 30))),
+        ("0900-2355|", (time(9, 0), time(23, 55))),
+        ("", None),
+        ("1540-0915", None),
+        ("0960-1540", None),
+        ("NaN", None),
+    ],
+)
+def test_parse_session(text, expected):
+    session = parse_session(text)
+    assert (session.opens, session.closes) == expected if expected else session is None
+
+
+def test_the_amo_window_follows_the_close():
+    session = TradingSession(time(9, 15), time(15, 40))
+    assert (session.amo_from, session.amo_until) == (time(15, 55), time(8, 57))
+
+
+def test_the_synthetic_master_states_the_1540_close_and_expires_at_it(november_csv):
+    assert {line.split(",")[6] for line in november_csv.splitlines()} == {"0915-1540|1815-1915:"}
+    for line in november_csv.splitlines()[:50]:
+        assert datetime.fromtimestamp(int(line.split(",")[8]), IST).time() == time(15, 40)
+
+
+# -- BSE options --------------------------------------------------------------------------
+
+
+def test_the_synthetic_bse_master_lists_sensex_weekly_and_bankex_monthly():
+    csv_text = synthetic_master_csv(NOV_22, NOV_HOLIDAY, "BSE")
+    lines = csv_text.splitlines()
+    assert all(ROW_SHAPE.fullmatch(line) for line in lines)
+    assert {line.split(",")[10] for line in lines} == {"12"}
+    assert {line.split(",")[9][:4] for line in lines} == {"BSE:"}
+    master = parse_master_csv(lines, exchange="BSE")
+    now = ist(2026, 11, 22)
+    # Thursdays, and the last Thursday of the month is the monthly contract.
+    assert master.expiries("SENSEX", now)[:3] == [date(2026, 11, 26), date(2026, 12, 3), date(2026, 12, 10)]
+    assert master.expiries("BANKEX", now) == [date(2026, 11, 26), date(2026, 12, 31), date(2027, 1, 28)]
+    weekly = master.resolve("SENSEX", "NEXT_WEEKLY", Decimal("85000"), "CE", now)
+    assert (weekly.ticker, weekly.lot_size, weekly.monthly) == ("BSE:SENSEX26D0385000CE", 20, False)
+    monthly = master.resolve("SENSEX", "MONTHLY", Decimal("85000"), "CE", now)
+    assert (monthly.ticker, monthly.monthly) == ("BSE:SENSEX26NOV85000CE", True)
+    assert master.resolve("BANKEX", "MONTHLY", Decimal("65000"), "PE", now).ticker == "BSE:BANKEX26NOV65000PE"
+
+
+def test_the_design_shaped_bse_row_parses():
+    contract = parse_master_csv([SENSEX_ROW], exchange="BSE").resolve(
+        "SENSEX", "WEEKLY", Decimal("85000"), "CE", ist(2026, 12, 3, 15, 35)
+    )
+    assert (contract.ticker, contract.lot_size, contract.expiry) == ("BSE:SENSEX26D0385000CE", 20, date(2026, 12, 3))
+
+
+def test_the_default_synthetic_master_lists_both_exchanges(november_both):
+    assert {"NIFTY", "BANKNIFTY", "SENSEX", "BANKEX"} <= november_both.underlyings
+    assert november_both.resolve("NIFTY", "WEEKLY", Decimal("26000"), "CE", ist(2026, 11, 22)).ticker.startswith("NSE:")
+    assert november_both.resolve("SENSEX", "WEEKLY", Decimal("85000"), "CE", ist(2026, 11, 22)).ticker.startswith("BSE:")
+
+
+def test_comma_separated_sources_load_side_by_side(tmp_path):
+    nse, bse = tmp_path / "NSE_FO.csv", tmp_path / "BSE_FO.csv"
+    nse.write_text(synthetic_master_csv(NOV_22, NOV_HOLIDAY, "NSE"))
+    bse.write_text(synthetic_master_csv(NOV_22, NOV_HOLIDAY, "BSE"))
+    master = load_symbol_master(f"{nse}, {bse}", today=NOV_22)
+    assert {"NIFTY", "SENSEX", "BANKEX"} <= master.underlyings
+    assert master.session("NSE") and master.session("BSE")
+
+
+def test_a_bse_file_given_as_the_nse_master_is_refused(tmp_path):
+    wrong = tmp_path / "NSE_FO.csv"
+    wrong.write_text(synthetic_master_csv(NOV_22, NOV_HOLIDAY, "BSE"))
+    with pytest.raises(ValueError, match=re.escape(str(wrong)) + " is not usable: it lists BSE contracts"):
+        load_symbol_master(str(wrong), today=NOV_22)
+
+
+def test_an_empty_entry_between_commas_is_refused():
+    with pytest.raises(ValueError, match="empty entry"):
+        load_symbol_master("synthetic,,", today=NOV_22)
+
+
+def test_a_row_cut_short_is_skipped_not_a_crash():
+    cut = ",".join(DESIGN_ROW.split(",")[:14])  # ends past the segment column, before the option type
+    assert len(parse_master_csv([cut, DESIGN_ROW, FUTURES_ROW])) == 1

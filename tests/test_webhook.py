@@ -164,7 +164,7 @@ def test_action_and_qty_as_tradingview_strings(client, services):
 
 
 def test_qty_defaults_to_one_lot(client, services):
-    response = post(client, seed_alert(qty=None, symbol="BANKNIFTY", strikeprice=59000))
+    response = post(client, seed_alert(qty=None, symbol="BANKNIFTY", strikeprice=59000, expiry="MONTHLY"))
     assert response.status_code == 200, response.json
     assert response.json["qty"] == 30
 

@@ -19,7 +19,7 @@ from typing import Sequence
 
 from app.deadline import Deadline
 from app.domain.errors import BrokerUnavailable
-from app.domain.orders import BrokerOrder, OrderRequest, PlacedOrder, Position
+from app.domain.orders import BrokerOrder, OrderRequest, PlacedOrder, Position, PositionExit
 from app.ports import Broker
 
 MAX_SYMBOLS = 50  # Fyers's quotes call takes at most 50 symbols
@@ -109,6 +109,13 @@ class CoalescingBroker(Broker):
         """Straight through; the positions book is stale afterwards."""
         try:
             return self._inner.place_order(order, deadline)
+        finally:
+            self.forget_positions()
+
+    def exit_position(self, position: Position, deadline: Deadline) -> PositionExit:
+        """Straight through; the positions book is stale afterwards."""
+        try:
+            return self._inner.exit_position(position, deadline)
         finally:
             self.forget_positions()
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Sequence
 
 from app.deadline import Deadline
-from app.domain.orders import BrokerOrder, OrderRequest, PlacedOrder, Position
+from app.domain.orders import BrokerOrder, OrderRequest, PlacedOrder, Position, PositionExit, Side
 from app.ports import Broker
 
 _TICK = Decimal("0.05")
@@ -19,6 +19,9 @@ _INDEX_LTP = {
     "NSE:NIFTYBANK-INDEX": Decimal("59000.00"),
     "NSE:FINNIFTY-INDEX": Decimal("27500.00"),
     "NSE:MIDCPNIFTY-INDEX": Decimal("13500.00"),
+    "NSE:NIFTYNXT50-INDEX": Decimal("70000.00"),
+    "BSE:SENSEX-INDEX": Decimal("85000.00"),
+    "BSE:BANKEX-INDEX": Decimal("65000.00"),
 }
 
 
@@ -72,6 +75,27 @@ class PaperBroker(Broker):
             key = (order.symbol, order.product_type)
             self._net[key] = self._net.get(key, 0) + order.qty * int(order.side)
         return PlacedOrder(order_id=order_id, message="filled on the paper broker")
+
+    def exit_position(self, position: Position, deadline: Deadline) -> PositionExit:
+        """Flatten the position with an untagged counter order filled at once."""
+        key = (position.symbol, position.product_type)
+        with self._lock:
+            held = self._net.get(key, 0)
+            if not held:
+                return PositionExit(position.position_id, "nothing_to_close", "no open position to exit")
+            self._orders.append(
+                BrokerOrder(
+                    order_id=f"PAPER{next(self._ids):010d}",
+                    symbol=position.symbol,
+                    qty=abs(held),
+                    side=Side.SELL if held > 0 else Side.BUY,
+                    product_type=position.product_type,
+                    tag=None,
+                    status="traded",
+                )
+            )
+            self._net[key] = 0
+        return PositionExit(position.position_id, "closed", "closed on the paper broker")
 
     def find_order(
         self, order: OrderRequest, since: datetime, deadline: Deadline

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Collection
 
 from app.domain.contracts import IST
-
-OPEN = time(9, 15)  # options have no pre-open session
-CLOSE = time(15, 30)
-# Fyers takes after-market orders from 15:45 until 08:57 of the next trading day (any time on
-# a day without a session); between 08:57 and 09:15 and between 15:30 and 15:45 it takes none.
-AMO_FROM = time(15, 45)
-AMO_UNTIL = time(8, 57)
+from app.domain.session import TradingSession
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,10 +21,11 @@ class MarketState:
 
 
 class TradingCalendar:
-    """Sessions of NSE F&O: weekdays that are not holidays, 09:15-15:30 IST."""
+    """Sessions of NSE F&O: weekdays that are not holidays, in the session the symbol master states."""
 
-    def __init__(self, holidays: Collection[date]):
+    def __init__(self, holidays: Collection[date], session: TradingSession):
         self._holidays = frozenset(holidays)
+        self.session = session
 
     def is_trading_day(self, day: date) -> bool:
         """A weekday that is not an exchange holiday."""
@@ -40,24 +35,31 @@ class TradingCalendar:
         """The market at `now` (any timezone; judged in IST)."""
         local = now.astimezone(IST)
         day, clock = local.date(), local.time()
+        session = self.session
         next_open = self.next_open(local)
         if not self.is_trading_day(day):
             why = "a weekend" if day.weekday() >= 5 else "an NSE holiday"
             return MarketState(False, f"market closed: {day.isoformat()} is {why}", True, next_open)
-        if OPEN <= clock < CLOSE:
+        if session.opens <= clock < session.closes:
             return MarketState(True, "market open", False, next_open)
-        amo = clock >= AMO_FROM or clock < AMO_UNTIL
-        when = "before the 09:15 open" if clock < OPEN else "after the 15:30 close"
+        # Fyers takes AMOs from a while after the close until shortly before the next open
+        # (any time on a day without a session); in the gaps it takes none.
+        amo = clock >= session.amo_from or clock < session.amo_until
+        if clock < session.opens:
+            when = f"before the {session.opens:%H:%M} open"
+        else:
+            when = f"after the {session.closes:%H:%M} close"
         return MarketState(False, f"market closed: {when} IST", amo, next_open)
 
     def next_open(self, now: datetime) -> datetime:
         """The next session's opening instant at or after `now`."""
         local = now.astimezone(IST)
+        opens = self.session.opens
         day = local.date()
-        if local.time() >= OPEN:
+        if local.time() >= opens:
             day += timedelta(days=1)
         for _ in range(30):  # no NSE closure has lasted a month
             if self.is_trading_day(day):
-                return datetime.combine(day, OPEN, IST)
+                return datetime.combine(day, opens, IST)
             day += timedelta(days=1)
-        return datetime.combine(day, OPEN, IST)
+        return datetime.combine(day, opens, IST)

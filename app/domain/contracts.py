@@ -9,12 +9,13 @@ from __future__ import annotations
 import difflib
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from app.domain.errors import ContractNotFound, InvalidAlert
+from app.domain.session import TradingSession
 
 IST = timezone(timedelta(hours=5, minutes=30))
 
@@ -80,6 +81,7 @@ class _Book:
         "expires_at_by_expiry",
         "strikes",
         "lot_sizes",
+        "weekly",
     )
 
     def __init__(self, underlying: str, contracts: list[Contract]):
@@ -115,6 +117,8 @@ class _Book:
         self.expires_at_by_expiry = last_instant
         self.strikes = {key: tuple(sorted(chain)) for key, chain in self.chains.items()}
         self.lot_sizes = lot_sizes
+        # An expiry in the weekly ticker format: only then does WEEKLY mean anything else than MONTHLY.
+        self.weekly = bool(set(last_instant) - monthly)
 
     def tradable_expiries(self, now_ts: float) -> tuple[date, ...]:
         """Expiries whose last instant is still ahead, nearest first."""
@@ -124,14 +128,15 @@ class _Book:
 class SymbolMaster:
     """The listed option contracts, indexed once for lookups in a few dict and bisect steps."""
 
-    __slots__ = ("_books", "_count")
+    __slots__ = ("_books", "_count", "_sessions")
 
-    def __init__(self, contracts: Iterable[Contract]):
+    def __init__(self, contracts: Iterable[Contract], sessions: Mapping[str, TradingSession] | None = None):
         by_underlying: dict[str, list[Contract]] = {}
         for contract in contracts:
             by_underlying.setdefault(contract.underlying, []).append(contract)
         self._books = {underlying: _Book(underlying, listed) for underlying, listed in by_underlying.items()}
         self._count = sum(book.count for book in self._books.values())
+        self._sessions = dict(sessions or {})
 
     def __len__(self) -> int:
         """Number of distinct listed contracts."""
@@ -139,6 +144,10 @@ class SymbolMaster:
 
     def __repr__(self) -> str:
         return f"SymbolMaster({self._count} contracts, {len(self._books)} underlyings)"
+
+    def session(self, exchange: str = "NSE") -> TradingSession | None:
+        """The F&O session the master states for an exchange (NSE or BSE); None when it states none."""
+        return self._sessions.get(exchange)
 
     @property
     def underlyings(self) -> frozenset[str]:
@@ -229,6 +238,16 @@ class SymbolMaster:
             )
         # expiry is a selector: WEEKLY is the nearest expiry of any format, MONTHLY the nearest
         # expiry in the monthly ticker format; the NEXT_ forms take the one after.
+        if expiry.endswith("WEEKLY") and not book.weekly:
+            # Monthly only (BANKNIFTY, BANKEX, stocks): taking the monthly for a weekly would be a guess.
+            tradable = sorted(book.tradable_expiries(now_ts))
+            raise ContractNotFound(
+                f"{book.underlying} has no weekly expiries (monthly only), so {expiry} names none; "
+                f"use MONTHLY or a date; tradable expiries: {_date_list(tradable)}",
+                underlying=book.underlying,
+                expiry=expiry,
+                tradable_expiries=[listed.isoformat() for listed in tradable],
+            )
         if expiry.endswith("MONTHLY"):
             expiries, instants, kind = book.monthly_expiries, book.monthly_expires_at, "monthly "
         else:

@@ -13,12 +13,12 @@ class BridgeError(Exception):
 
 
 class InvalidAlert(BridgeError):
-    """The alert is malformed; `field` names what is wrong."""
+    """The alert is malformed; `field` names what is wrong (and `suggestion` what was likely meant)."""
 
     code = "invalid"
 
-    def __init__(self, field: str, message: str):
-        super().__init__(message, field=field)
+    def __init__(self, field: str, message: str, **details):
+        super().__init__(message, field=field, **details)
         self.field = field
 
 
@@ -66,6 +66,16 @@ class RiskRefused(Unexecutable):
     def __init__(self, rule: str, message: str, **details):
         super().__init__(message, rule=rule, **details)
         self.rule = rule
+
+
+class InvalidLevel(Unexecutable):
+    """An alert's sl or tp is on the wrong side of the LTP and INVALID_LEVELS=refuse."""
+
+    code = "invalid_level"
+
+    def __init__(self, field: str, message: str, **details):
+        super().__init__(message, field=field, rule="INVALID_LEVELS", **details)
+        self.field = field
 
 
 class MarketClosed(Unexecutable):

@@ -17,6 +17,9 @@ class Side(IntEnum):
 
 MARKET = 2  # Fyers order type 2: market order
 TAGLESS_PRODUCTS = frozenset({"CO", "BO"})  # Fyers refuses orderTag on cover and bracket orders
+# A cover or bracket position is closed by the broker's exit-position call: a plain opposite
+# order is refused (a CO order needs a stop loss) and would leave the position's legs working.
+EXIT_BY_BROKER = frozenset({"CO", "BO"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +39,47 @@ class OrderRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class SliceResult:
+    """One slice of an order the broker cut at the freeze quantity, and what became of it."""
+
+    order_id: str | None
+    qty: int | None  # None when the broker's answer and book did not say
+    status: str  # placed, transit (sent, not yet acknowledged) or rejected
+    message: str = ""
+
+    @property
+    def stands(self) -> bool:
+        """Whether this slice is (or may be) at the exchange."""
+        return self.status != "rejected"
+
+    def as_dict(self) -> dict:
+        """A JSON-ready copy, for answers and the journal."""
+        return {"id": self.order_id, "qty": self.qty, "status": self.status, "message": self.message}
+
+
+def slices_summary(slices: "list[SliceResult] | tuple[SliceResult, ...]") -> str:
+    """In words: how many slices stand, and which were rejected with what reason."""
+    refused = [f"slice {number} rejected: {s.message or 'no reason given'}"
+               for number, s in enumerate(slices, 1) if not s.stands]
+    standing = len(slices) - len(refused)
+    if not refused:
+        return f"all {len(slices)} slices stand"
+    return f"{standing} of {len(slices)} slices stand; " + "; ".join(refused)
+
+
+@dataclass(frozen=True, slots=True)
 class PlacedOrder:
-    """What the broker said about an order it has accepted."""
+    """What the broker said about an order it has accepted (every slice, for a sliced one)."""
 
     order_id: str
     status: str = "placed"
     message: str = ""
+    slices: tuple[SliceResult, ...] = ()
+
+    @property
+    def partly_rejected(self) -> bool:
+        """Some slices stand and others were rejected."""
+        return any(not s.stands for s in self.slices)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +94,7 @@ class BrokerOrder:
     tag: str | None
     status: str  # traded, pending, transit, rejected, cancelled, expired
     message: str = ""
+    slices: tuple[SliceResult, ...] = ()  # every slice in the book, for a sliced order
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +104,20 @@ class Position:
     symbol: str
     net_qty: int
     product_type: str
+
+    @property
+    def position_id(self) -> str:
+        """The broker's id of this position: one per contract and product, `SYMBOL-PRODUCT`."""
+        return f"{self.symbol}-{self.product_type}"
+
+
+@dataclass(frozen=True, slots=True)
+class PositionExit:
+    """What the broker's exit-position call did to one position."""
+
+    position_id: str
+    status: str  # closed, pending (counter order placed, not yet filled), nothing_to_close
+    message: str = ""
 
 
 def order_tag(seed: str, strategy: str | None = None) -> str:

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from app.domain.orders import Side
 
 _HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    """An alert's level that was not used as sent: which, what was sent, what is used, and why."""
+
+    field: str  # "sl" or "tp"
+    sent: Decimal
+    used: Decimal
+    reason: str
+    wrong_side: bool  # the level was unusable (INVALID_LEVELS=refuse refuses it), not just rounded
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +29,7 @@ class Exits:
     take_profit: Decimal
     stop_loss_points: Decimal
     take_profit_points: Decimal
+    adjustments: tuple[Adjustment, ...] = field(default=())
 
 
 def round_to_tick(price: Decimal, tick: Decimal, rounding: str = ROUND_HALF_UP) -> Decimal:
@@ -38,25 +50,44 @@ def price_exits(
 
     A buy's stop sits below the LTP and its target above; a sell's the other way round.
     Every level lands on the tick and at least one tick away from the LTP, and a level
-    below the LTP never reaches zero.
+    below the LTP never reaches zero. Each alert level not used as sent is in `adjustments`.
     """
     ltp = round_to_tick(ltp, tick)
-    below, above = (stop_loss, take_profit) if side is Side.BUY else (take_profit, stop_loss)
+    below_field, above_field = ("sl", "tp") if side is Side.BUY else ("tp", "sl")
+    sent = {"sl": stop_loss, "tp": take_profit}
     below_pct, above_pct = (sl_percent, tp_percent) if side is Side.BUY else (tp_percent, sl_percent)
+    wrong: dict[str, str] = {}
 
-    if below is None or not tick <= below < ltp:
+    below = sent[below_field]
+    if below is not None and not tick <= below < ltp:
+        too_low = below < ltp
+        wrong[below_field] = f"must be at least one tick ({tick})" if too_low else f"must be below the LTP {ltp:.2f}"
+    if below is None or below_field in wrong:
         below = ltp * (1 - below_pct / _HUNDRED)
-    if above is None or not above > ltp:
+    above = sent[above_field]
+    if above is not None and not above > ltp:
+        wrong[above_field] = f"must be above the LTP {ltp:.2f}"
+    if above is None or above_field in wrong:
         above = ltp * (1 + above_pct / _HUNDRED)
     # Round away from the LTP so a level never collapses onto it.
     below = min(round_to_tick(below, tick, ROUND_FLOOR), ltp - tick)
     below = max(below, tick)
     above = max(round_to_tick(above, tick, ROUND_CEILING), ltp + tick)
 
-    sl, tp = (below, above) if side is Side.BUY else (above, below)
+    used = {below_field: below, above_field: above}
+    adjustments = []
+    for name, label in (("sl", "stop-loss"), ("tp", "target")):
+        if sent[name] is None or sent[name] == used[name]:
+            continue
+        if name in wrong:
+            reason = f"a {side.name}'s {label} {wrong[name]}"
+        else:
+            reason = f"rounded to the tick {tick}, away from the LTP {ltp:.2f}"
+        adjustments.append(Adjustment(name, sent[name], used[name], reason, name in wrong))
     return Exits(
-        stop_loss=sl,
-        take_profit=tp,
-        stop_loss_points=abs(ltp - sl),
-        take_profit_points=abs(tp - ltp),
+        stop_loss=used["sl"],
+        take_profit=used["tp"],
+        stop_loss_points=abs(ltp - used["sl"]),
+        take_profit_points=abs(used["tp"] - ltp),
+        adjustments=tuple(adjustments),
     )

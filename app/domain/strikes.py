@@ -11,13 +11,17 @@ from typing import Any, Sequence
 from app.domain.errors import ContractNotFound, InvalidAlert
 
 MAX_STEPS = 10
-_RELATIVE = re.compile(r"(ATM)|(ITM|OTM)([0-9]{1,2})")
+# "OTM2", "OTM 2", "OTM-2" and "OTM_2" all name the same strike.
+_RELATIVE = re.compile(r"(ATM)|(ITM|OTM)[ _-]?([0-9]{1,2})")
 # The index each option underlying is quoted as, for the spot price.
 INDEX_SYMBOLS = {
     "NIFTY": "NSE:NIFTY50-INDEX",
     "BANKNIFTY": "NSE:NIFTYBANK-INDEX",
     "FINNIFTY": "NSE:FINNIFTY-INDEX",
     "MIDCPNIFTY": "NSE:MIDCPNIFTY-INDEX",
+    "NIFTYNXT50": "NSE:NIFTYNXT50-INDEX",
+    "SENSEX": "BSE:SENSEX-INDEX",
+    "BANKEX": "BSE:BANKEX-INDEX",
 }
 
 
@@ -43,7 +47,7 @@ class StrikeChoice:
 
 
 def parse_relative(value: Any) -> StrikeChoice | None:
-    """ATM, ITM1..ITM10 or OTM1..OTM10 (any case), or None when `value` is not such a word."""
+    """ATM, ITM1..ITM10 or OTM1..OTM10 (any case, "OTM 2" too), or None when `value` is not such a word."""
     if not isinstance(value, str) or not value.isascii():
         return None
     match = _RELATIVE.fullmatch(value.strip().upper())
@@ -53,7 +57,9 @@ def parse_relative(value: Any) -> StrikeChoice | None:
         return StrikeChoice(moneyness="ATM")
     steps = int(match.group(3))
     if not 1 <= steps <= MAX_STEPS:
-        raise InvalidAlert("strikeprice", f"{value} is out of range: use ITM1-ITM{MAX_STEPS} or OTM1-OTM{MAX_STEPS}")
+        raise InvalidAlert(
+            "strikeprice", f"strikeprice {value.strip()!r} is out of range: use ITM1-ITM{MAX_STEPS} or OTM1-OTM{MAX_STEPS}"
+        )
     return StrikeChoice(moneyness=match.group(2), steps=steps)
 
 

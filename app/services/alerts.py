@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from typing import Any
 
 from app.answers import Answer, error_answer
 from app.deadline import Deadline
-from app.domain.alert import AlertMessage, parse_message
+from app.domain.alert import AlertMessage, parse_message, shown
 from app.domain.errors import (
     BridgeError,
     InvalidAlert,
@@ -32,7 +33,7 @@ from app.services.controls import TradingControls
 from app.services.idempotency import Claim, IdempotencyLedger, Replay
 from app.services.journal import Journal
 from app.services.market import MarketGate
-from app.services.queue import AlertQueue
+from app.services.queue import AlertQueue, TakenEntry
 from app.services.placement import OrderPlacer
 from app.services.planning import OrderPlanner, PlannedOrder
 from app.services.reconcile import Reconciler
@@ -41,10 +42,20 @@ from app.services.reporting import AlertReporter
 log = logging.getLogger(__name__)
 
 _JOURNAL_PAYLOAD_LIMIT = 4096  # bytes of the alert kept in its journal record
+_JOURNAL_VALUE_LIMIT = 512  # bytes of one field's value kept when the whole alert is over the limit
+# A token/secret value in a body that is not JSON, whatever the quoting: starred in an excerpt.
+_SECRET_VALUE = re.compile(
+    r"""(["']?(?:token|secret)["']?\s*[:=]\s*)("(?:[^"\\\n]|\\.)*"?|'[^'\n]*'?|[^,}\s]*)""", re.IGNORECASE
+)
 ANSWER_WITHIN = 2.8  # seconds in the service: TradingView cancels at 3
 NOTIFY_ALLOWANCE = 0.3  # seconds past the broker budget that notifications may use
 _SECRET_FIELDS = ("token", "secret")
+# An order's status -> HTTP code when it is not 200. "partial": a sliced order some of whose
+# slices Fyers rejected. Not 200 (the order is not what was asked) and not 5xx (a resend would
+# place the standing slices again): 422 like a partly placed multi-leg alert, stored as final.
+_ANSWER_CODES = {"pending": 202, "partial": 422}
 MAX_JSON_DEPTH = 16  # an alert with legs nests 3 deep; anything far deeper is hostile
+QUEUE_NOTIFY_SECONDS = 1.0  # a queued alert's end: nobody waits on the answer, one channel call's time
 
 
 @dataclass(frozen=True)
@@ -109,7 +120,7 @@ class AlertService:
         claim: Claim | None = None
         answer: Answer | None = None
         try:
-            payload = _decode(raw_body)
+            payload = _decode(raw_body, (self.rules.webhook_secret, self.rules.hmac_secret))
             self._authenticate(payload, raw_body, signature)
             entry["alert"] = _journal_payload(payload)
             message = parse_message(
@@ -199,7 +210,8 @@ class AlertService:
             request = planned.request(
                 f"dry-run#{index}", message.strategy, self.planner.rules.attach_sl_tp, self.planner.freeze_qty(planned)
             )
-            orders.append(_order_body(planned, request, None, "would_place", ""))
+            status = "would_exit" if planned.exits_by_broker else "would_place"
+            orders.append(_order_body(planned, request, None, status, ""))
         entry["outcome"] = "dry_run"
         body = {
             "status": "dry_run",
@@ -221,7 +233,9 @@ class AlertService:
         try:
             stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError:
-            raise InvalidAlert(name, f"{name} must be an ISO time such as 2026-11-20T09:20:00Z") from None
+            raise InvalidAlert(
+                name, f"{name} must be an ISO time such as 2026-11-20T09:20:00Z, got {shown(value)}"
+            ) from None
         if stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=timezone.utc)  # TradingView's stamps are UTC
         age = (self.clock.now() - stamp).total_seconds()
@@ -259,11 +273,14 @@ class AlertService:
             )
         raise MarketClosed(state.reason)
 
-    def run_queued(self, entry: dict[str, Any], deadline: Deadline) -> Answer:
-        """Execute a queued alert now, through the live path; the original key gets the result."""
+    def run_queued(self, taken: TakenEntry, deadline: Deadline) -> Answer:
+        """Run a taken queue entry through the live path; end it, or put it back when unsettled."""
+        entry = taken.entry
         alert_id = entry["alert_id"]
-        journal: dict[str, Any] = {"alert_id": alert_id, "queue_id": entry["id"], "from_queue": True}
-        answer: Answer
+        journal: dict[str, Any] = {
+            "alert_id": alert_id, "queue_id": entry["id"], "from_queue": True, "attempt": entry["attempts"],
+        }
+        answer = Answer(500, {"status": "error", "alert_id": alert_id})
         claim: Claim | None = None
         try:
             if self.queue.expired(entry):
@@ -273,23 +290,46 @@ class AlertService:
                 default_product_type=self.rules.default_product_type,
                 exact_strikes=self.rules.exact_strikes,
             )
+            # One key per entry, whatever drain runs it: a worker that died holding it leaves
+            # the claim in flight, and the next run's takeover asks the order book.
             claimed = self.ledger.claim(f"queue:{entry['id']}", alert_id)
             if isinstance(claimed, Replay):
-                answer = Answer(claimed.status, claimed.body)
+                answer = Answer(claimed.status, claimed.body)  # run before; only the entry was left
+                journal["outcome"] = "replayed"
             else:
                 claim = claimed
                 answer = self._execute(message, alert_id, deadline, journal, claim)
         except BridgeError as error:
             answer = error_answer(error, alert_id=alert_id)
             journal["outcome"] = error.code
+        except Exception:
+            log.exception("queued alert failed unexpectedly", extra={"event": "order_failed"})
+            journal["outcome"] = "internal_error"
         journal["status"] = answer.status
+        self.journal.record(journal)  # first, as for a live alert: see execute
         if claim is not None:
             self._settle(claim, answer, journal)
-        if answer.status != 503:  # a 503 (broker down) leaves it queued for the next drain
+        end = _queue_end(answer)
+        reason = f"{answer.body.get('status')}: {answer.body.get('message', '')}".rstrip(": ")
+        if end is None:
+            self.queue.put_back(taken, reason)
+            return answer
+        ended = self.queue.end(taken, end, reason, answer.body)
+        if ended is not None:  # else a drain took it over from us, and its run settles it
             self.ledger.amend(entry["idempotency_key"], answer.status, answer.body)
-            self.queue.remove(entry["id"])
-        self.journal.record(journal)
+            self.reporter.queue_ended(ended, Deadline(QUEUE_NOTIFY_SECONDS))
         return answer
+
+    def cancel_queued(self, entry_id: str) -> dict[str, Any] | None:
+        """Cancel a queued alert (DELETE /queue/<id>) and notify; None if it is not queued."""
+        ended = self.queue.cancel(entry_id)
+        if ended is not None:
+            # A resend of the original alert now hears that it was cancelled, not "queued".
+            body = {"status": "cancelled", "alert_id": ended["alert_id"], "queue_id": entry_id,
+                    "message": "the queued alert was cancelled; no order was placed"}
+            self.ledger.amend(ended["idempotency_key"], 200, body)
+            self.reporter.queue_ended(ended, Deadline(QUEUE_NOTIFY_SECONDS))
+        return ended
 
     def _execute(
         self,
@@ -338,7 +378,7 @@ class AlertService:
                 raise failure
             body = results[0]
             entry["outcome"] = body["status"]
-            return Answer(202 if body["status"] == "pending" else 200, body)
+            return Answer(_ANSWER_CODES.get(body["status"], 200), body)
         return self._combined(results, failure, alert_id, entry)
 
     def _place(
@@ -360,6 +400,8 @@ class AlertService:
             if isinstance(claimed, Replay):
                 return claimed.status, claimed.body  # placed by an earlier send of this alert
             claim = claimed
+        if planned.exits_by_broker:
+            return self._exit_position(planned, single, alert_id, deadline, entry, claim)
         # The tag names this claim of the key: a takeover derives the same one, and a key
         # claimed afresh after its TTL gets a new one.
         request = planned.request(
@@ -387,25 +429,57 @@ class AlertService:
                 self.ledger.complete(claim, 202, body)
             return 202, body
         except BridgeError as error:
+            if error.details.get("slices"):  # every slice rejected: the journal keeps each one
+                entry.setdefault("broker", []).append({"message": error.message, "slices": error.details["slices"]})
             if not single:
                 self._settle(claim, error_answer(error), entry)
             raise
-        body = _order_body(planned, request, placed.order_id, "placed", placed.message, alert_id)
-        entry.setdefault("broker", []).append({"order_id": placed.order_id, "message": placed.message})
+        status = "partial" if placed.partly_rejected else "placed"
+        body = _order_body(planned, request, placed.order_id, status, placed.message, alert_id)
+        broker: dict[str, Any] = {"order_id": placed.order_id, "message": placed.message}
+        if placed.slices:
+            body["slices"] = broker["slices"] = [s.as_dict() for s in placed.slices]
+        entry.setdefault("broker", []).append(broker)
+        code = _ANSWER_CODES.get(status, 200)
         if not single:
-            self.ledger.complete(claim, 200, body)
-        return 200, body
+            self.ledger.complete(claim, code, body)
+        return code, body
+
+    def _exit_position(
+        self, planned: PlannedOrder, single: bool, alert_id: str, deadline: Deadline, entry: dict, claim: Claim
+    ) -> tuple[int, dict[str, Any]]:
+        """Close a CO/BO position with the broker's exit call: a plain opposite order would be refused."""
+        position_id = planned.position.position_id
+        entry.setdefault("decisions", []).append({**_planned_summary(planned), "exit_position": position_id, "closing": True})
+        entry["order_attempted"] = True
+        try:
+            result = self.placer.close_position(planned.position, deadline)
+        except BridgeError as error:
+            if not single:
+                self._settle(claim, error_answer(error), entry)
+            raise
+        body = _order_body(planned, None, None, result.status, result.message, alert_id)
+        entry.setdefault("broker", []).append({"exit_position": position_id, "status": result.status, "message": result.message})
+        code = 202 if result.status == "pending" else 200
+        if not single:
+            self.ledger.complete(claim, code, body)
+        return code, body
 
     def _combined(
         self, results: list[dict[str, Any]], failure: BridgeError | None, alert_id: str, entry: dict
     ) -> Answer:
         """One answer for several orders: which stand, which failed, which were not sent."""
-        standing = [r for r in results if r["status"] in ("placed", "pending")]
+        standing = [r for r in results if r["status"] in ("placed", "pending", "closed", "partial")]
         if failure is None:
-            status = "pending" if any(r["status"] == "pending" for r in results) else "placed"
+            statuses = {r["status"] for r in results}
+            status = next((s for s in ("partial", "pending") if s in statuses), "placed")
             entry["outcome"] = status
-            code = 202 if status == "pending" else 200
-            message = f"{len(results)} order(s) {status}"
+            code = _ANSWER_CODES.get(status, 200)
+            message = (
+                f"{len(results)} order(s) stand, some only in part: see each leg's slices"
+                if status == "partial"
+                else f"{len(results)} order(s) {status}"
+            )
         else:
             status = "partial" if standing else failure.code
             entry["outcome"] = "legs_partial" if standing else failure.code
@@ -432,6 +506,22 @@ class AlertService:
             log.exception("idempotency ledger update failed", extra={"event": "ledger_error"})
 
 
+def _queue_end(answer: Answer) -> str | None:
+    """How a queued alert's run ends its entry; None when a later drain could still do better."""
+    if answer.body.get("rule") == "QUEUE_MAX_AGE_SECONDS":
+        return "expired"
+    if answer.status in (200, 202):
+        # 202 is an order sent whose answer was lost: the reconciler settles it from the book.
+        return "failed" if answer.body.get("status") == "nothing_to_close" else "placed"
+    if answer.body.get("status") == "partial":
+        # Some orders (or slices) stand: the entry ran, and the reason says which stand.
+        return "placed"
+    if answer.status == 409 or answer.status >= 500:
+        # In flight elsewhere, Fyers down or no login, or a crash: nothing was settled.
+        return None
+    return "failed"  # refused (400/422): no resend would help
+
+
 def _planned_summary(planned: PlannedOrder) -> dict[str, Any]:
     return {
         "symbol": planned.symbol,
@@ -443,7 +533,7 @@ def _planned_summary(planned: PlannedOrder) -> dict[str, Any]:
 
 def _order_body(
     planned: PlannedOrder,
-    request: OrderRequest,
+    request: OrderRequest | None,
     order_id: str | None,
     status: str,
     message: str,
@@ -475,9 +565,13 @@ def _order_body(
         body["strike_choice"] = planned.alert.strike.describe()
     if planned.closing:
         body["closing"] = True
-    if request.slice:
+    if planned.exits is not None and planned.exits.adjustments:
+        body["adjustments"] = _adjustments(planned, float)
+    if planned.exits_by_broker:
+        body["position_id"] = planned.position.position_id
+    if request is not None and request.slice:
         body["sliced"] = True
-    if request.amo:
+    if request is not None and request.amo:
         body["amo"] = True
     return body
 
@@ -494,7 +588,21 @@ def _decision(planned: PlannedOrder, request: OrderRequest) -> dict[str, Any]:
         "tp": str(planned.exits.take_profit) if planned.exits else None,
         "tag": request.tag,
         "closing": planned.closing,
+        "adjustments": _adjustments(planned, str) if planned.exits is not None else [],
     }
+
+
+def _adjustments(planned: PlannedOrder, number) -> list[dict[str, Any]]:
+    """Each alert level not used as sent: the field, the value sent, the value used, and why."""
+    return [
+        {
+            "field": planned.alert.field_prefix + a.field,
+            "sent": number(a.sent),
+            "used": number(a.used),
+            "reason": a.reason,
+        }
+        for a in planned.exits.adjustments
+    ]
 
 
 def _depth(value: Any) -> int:
@@ -510,8 +618,8 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def _decode(raw_body: bytes) -> dict[str, Any]:
-    """The alert as a JSON object, whatever content type TradingView chose."""
+def _decode(raw_body: bytes, secrets: tuple[str | None, ...] = ()) -> dict[str, Any]:
+    """The alert as a JSON object, whatever content type TradingView chose; `secrets` never echoed."""
     try:
         text = raw_body.decode("utf-8")
     except UnicodeDecodeError:
@@ -520,8 +628,16 @@ def _decode(raw_body: bytes) -> dict[str, Any]:
         raise InvalidAlert("body", "the body is empty: send the alert as a JSON object")
     try:
         payload = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        raise InvalidAlert("body", "the body must be a JSON object") from None
+    except json.JSONDecodeError as error:
+        near = _redacted(text, secrets)[max(0, error.pos - 20) : error.pos + 20]
+        raise InvalidAlert(
+            "body",
+            f"the body is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}, near {shown(near)}",
+            line=error.lineno,
+            column=error.colno,
+        ) from None
+    except (ValueError, RecursionError) as error:
+        raise InvalidAlert("body", f"the body must be a JSON object ({str(error)[:80]})") from None
     if not isinstance(payload, dict):
         raise InvalidAlert("body", "the body must be a JSON object")
     if _depth(payload) > MAX_JSON_DEPTH:
@@ -540,10 +656,26 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number")
 
 
+def _redacted(text: str, secrets: tuple[str | None, ...]) -> str:
+    """`text` with every secret and every token/secret value starred out, at the same length."""
+    text = _SECRET_VALUE.sub(lambda m: m.group(1) + "*" * len(m.group(2)), text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "*" * len(secret))
+    return text
+
+
 def _journal_payload(payload: dict[str, Any]) -> dict[str, Any] | str:
     """The alert as received, minus its secret, bounded in size."""
     kept = {k: v for k, v in payload.items() if k not in _SECRET_FIELDS}
     encoded = json.dumps(kept, default=str)
-    if len(encoded) > _JOURNAL_PAYLOAD_LIMIT:
+    if len(encoded) <= _JOURNAL_PAYLOAD_LIMIT:
+        return kept
+    # A large `meta` (or any one large value) must not cost the record its trading fields.
+    trimmed = {}
+    for name, value in kept.items():
+        size = len(json.dumps(value, default=str))
+        trimmed[name] = value if size <= _JOURNAL_VALUE_LIMIT else f"<{size} bytes, not kept>"
+    if len(json.dumps(trimmed, default=str)) > _JOURNAL_PAYLOAD_LIMIT:
         return f"<{len(encoded)} bytes, not kept>"
-    return kept
+    return trimmed

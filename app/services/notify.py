@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 FAILURE_KINDS = frozenset(
     {"order_failed", "order_pending", "legs_partial", "login_required", "token_refresh_error"}
 )
+# A queued alert ends long after TradingView was answered "queued", and often before the
+# trader is watching: its end is the only word the trader gets, so it goes whatever NOTIFY_ON says.
+QUEUE_END_KINDS = frozenset({"queue_placed", "queue_failed", "queue_expired", "queue_cancelled"})
 SEND_CAP = 1.0  # seconds any channel may take, even with time to spare
 RECENT = 50  # notifications kept in memory for the console
 
@@ -41,7 +44,7 @@ class Notifications:
 
     def wanted(self, kind: str) -> bool:
         """Whether NOTIFY_ON asks for this kind."""
-        return self._notify_on == "all" or kind in FAILURE_KINDS
+        return self._notify_on == "all" or kind in FAILURE_KINDS or kind in QUEUE_END_KINDS
 
     def notify(self, notification: Notification, deadline: Deadline) -> dict[str, str]:
         """Send on every channel in parallel; what each did. Never raises."""

@@ -1,10 +1,10 @@
 """Placing an order exactly once: retry only what never left, look up what may have.
 
 The retry decision (`_never_sent`) is apart from the delay (`_delay`): a failure that proves
-the order did not leave (connection refused, paced out, HTTP 429) is retried inside the
-deadline; an ambiguous one (timeout, dropped connection, code 201, 5xx) is never re-sent: the
-order book is read until the order shows up or the deadline passes, and the alert is then
-answered 202 pending and reconciled from the book later.
+the order did not leave (connection refused, paced out, HTTP 429: that one only once) is
+retried inside the deadline; an ambiguous one (timeout, dropped connection, code 201, 5xx)
+is never re-sent: the order book is read until the order shows up or the deadline passes,
+and the alert is then answered 202 pending and reconciled from the book later.
 """
 
 from __future__ import annotations
@@ -22,13 +22,19 @@ from app.domain.errors import (
     LoginRequired,
     OrderOutcomeUnknown,
     OrderRejected,
+    RateLimited,
 )
-from app.domain.orders import BrokerOrder, OrderRequest, PlacedOrder
+from app.domain.orders import BrokerOrder, OrderRequest, PlacedOrder, Position, PositionExit, slices_summary
 from app.ports import Broker
 
 MAX_SENDS = 4  # attempts at sending one order that certainly did not leave
+# A rate-limit refusal (HTTP 429 / code -429) proves the order was not placed, so one re-send
+# after Retry-After is safe; a second refusal ends the alert (503, key released): hammering a
+# limit that Fyers counts against the whole day would only get the account blocked.
+MAX_RATE_LIMITED_SENDS = 2
 CONFIRM_ABSENT_AFTER = 1.0  # seconds between two empty look-ups before "absent" is believed
 LOOKUP_INTERVAL = 0.25  # seconds between order-book look-ups
+EXIT_CONFIRM_READS = 3  # position-book reads after an unconfirmed exit; other rows wait for their turn
 
 
 class OrderPlacer:
@@ -75,6 +81,35 @@ class OrderPlacer:
             return self.place(order, deadline)
         raise OrderOutcomeUnknown("the order book did not answer in time; it will be looked up again")
 
+    def close_position(self, position: Position, deadline: Deadline) -> PositionExit:
+        """Exit a position with the broker's call, sent once; a doubt is settled by the position book.
+
+        Never re-sent: a second exit while the first counter order is still working would
+        place a second counter order and turn the position around.
+        """
+        try:
+            result = self._broker.exit_position(position, deadline)
+        except OrderOutcomeUnknown as unknown:
+            result = PositionExit(position.position_id, "pending", unknown.message)
+        if result.status != "pending":
+            return result
+        for _ in range(EXIT_CONFIRM_READS):
+            if deadline.remaining() < 0.3:
+                break
+            try:
+                rows = self._broker.positions(deadline)
+            except BrokerUnavailable:
+                break  # unread, it stays pending: the trader is told to check
+            row = next((p for p in rows if p.position_id == position.position_id), None)
+            if row is not None and row.net_qty == 0:
+                return PositionExit(position.position_id, "closed", "the position book shows it closed")
+            self._sleep(min(LOOKUP_INTERVAL, max(0.0, deadline.remaining() - 0.3)))
+        return PositionExit(
+            position.position_id,
+            "pending",
+            f"exit sent, not confirmed: check the position in Fyers; it is not sent again ({result.message})",
+        )
+
     def look_up(self, order: OrderRequest, since: datetime, deadline: Deadline) -> PlacedOrder | None:
         """The order if the book shows it before the deadline, else None."""
         return self._look(order, since, deadline)[0]
@@ -108,7 +143,7 @@ class OrderPlacer:
     def _send(self, order: OrderRequest, deadline: Deadline) -> PlacedOrder:
         retrying = Retrying(
             retry=retry_if_exception(_never_sent),
-            stop=lambda state: state.attempt_number >= MAX_SENDS or deadline.remaining() < 0.3,
+            stop=_stop_sending(deadline),
             wait=self._delay(deadline),
             sleep=self._sleep,
             reraise=True,
@@ -134,7 +169,35 @@ def _never_sent(error: BaseException) -> bool:
     return isinstance(error, BrokerUnavailable) and not isinstance(error, LoginRequired)
 
 
+def _stop_sending(deadline: Deadline) -> Callable[[RetryCallState], bool]:
+    """Stop after MAX_SENDS sends, the second rate-limit refusal, or when time runs short."""
+    refusals = 0
+
+    def stop(state: RetryCallState) -> bool:
+        nonlocal refusals
+        if state.outcome is not None and isinstance(state.outcome.exception(), RateLimited):
+            refusals += 1
+        return (
+            state.attempt_number >= MAX_SENDS
+            or refusals >= MAX_RATE_LIMITED_SENDS
+            or deadline.remaining() < 0.3
+        )
+
+    return stop
+
+
 def _placed(found: BrokerOrder) -> PlacedOrder:
+    if found.slices:
+        # A sliced order: every slice in the book, standing or rejected.
+        summary = slices_summary(found.slices)
+        standing = [s for s in found.slices if s.stands]
+        if not standing:
+            raise OrderRejected(
+                f"Fyers rejected every slice of the order: {summary}",
+                slices=[s.as_dict() for s in found.slices],
+            )
+        first = standing[0]
+        return PlacedOrder(first.order_id or found.order_id, first.status, summary, found.slices)
     if found.status == "rejected":
         raise OrderRejected(f"Fyers rejected the order: {found.message or 'no reason given'}")
     return PlacedOrder(order_id=found.order_id, status=found.status, message=found.message)

@@ -16,8 +16,8 @@ from typing import Callable
 from app.deadline import Deadline
 from app.domain.alert import Alert, AlertMessage, check_lots
 from app.domain.contracts import Contract, SymbolMaster
-from app.domain.errors import BrokerUnavailable, RiskRefused
-from app.domain.orders import TAGLESS_PRODUCTS, OrderRequest, Position, Side, order_tag
+from app.domain.errors import BrokerUnavailable, InvalidLevel, RiskRefused
+from app.domain.orders import EXIT_BY_BROKER, TAGLESS_PRODUCTS, OrderRequest, Position, Side, order_tag
 from app.domain.pricing import Exits, price_exits
 from app.domain.strikes import nearest_strike, select_strike, spot_symbol
 from app.ports import Broker, Clock
@@ -37,6 +37,7 @@ class RiskRules:
     max_open_lots: int | None = None
     allowed_underlyings: frozenset[str] = frozenset()
     freeze_qty: dict[str, int] = field(default_factory=dict)
+    invalid_levels: str = "replace"  # an sl/tp on the wrong side of the LTP: replace (and say so) or refuse
 
 
 @dataclass
@@ -54,6 +55,12 @@ class PlannedOrder:
     exits: Exits | None = None
     closing: bool = False  # an EXIT order: never gated, never opens a position
     order: OrderRequest | None = None
+    position: Position | None = None  # the position row an EXIT closes
+
+    @property
+    def exits_by_broker(self) -> bool:
+        """Whether this EXIT closes a CO/BO position with the broker's exit call, not an order."""
+        return self.closing and self.product_type in EXIT_BY_BROKER
 
     def request(
         self,
@@ -151,11 +158,26 @@ class OrderPlanner:
                 self.rules.sl_percent,
                 self.rules.tp_percent,
             )
+            self._check_levels(order)
         for order in closing:
             order.ltp = prices.get(order.symbol)
         # Buys before sells: a hedge's bought leg lands before the sold leg it protects.
         ordered = sorted(planned + closing, key=lambda o: (o.side is not Side.BUY, o.leg))
         return Plan(ordered, nothing)
+
+    def _check_levels(self, order: PlannedOrder) -> None:
+        """INVALID_LEVELS=refuse: a level on the wrong side refuses the whole alert, before any leg is sent."""
+        if self.rules.invalid_levels != "refuse":
+            return
+        for adjustment in order.exits.adjustments:
+            if adjustment.wrong_side:
+                field = order.alert.field_prefix + adjustment.field
+                raise InvalidLevel(
+                    field,
+                    f"{field} {adjustment.sent} for {order.symbol}: {adjustment.reason} "
+                    "(INVALID_LEVELS=refuse); nothing was placed",
+                    ltp=float(order.ltp),
+                )
 
     def freeze_qty(self, order: PlannedOrder) -> int | None:
         """The exchange freeze quantity for the order's underlying, if configured."""
@@ -225,16 +247,21 @@ class OrderPlanner:
                 what = f"any {leg.underlying} contract"
             if not matching:
                 nothing.append(what)
+            # Fyers sends one row per contract and product: each row is closed in its own product.
             for position in matching:
                 side = Side.SELL if position.net_qty > 0 else Side.BUY
                 orders.append(
                     PlannedOrder(index, leg, position.symbol, abs(position.net_qty), side,
-                                 position.product_type or leg.product_type, contract, closing=True)
+                                 position.product_type or leg.product_type, contract, closing=True,
+                                 position=position)
                 )
         return orders, nothing
 
     def _gate_positions(self, planned: list[PlannedOrder], positions: list[Position]) -> None:
-        net = {p.symbol: p.net_qty for p in positions}
+        # One row per contract and product: the contract's net is the sum of its rows.
+        net: dict[str, int] = {}
+        for p in positions:
+            net[p.symbol] = net.get(p.symbol, 0) + p.net_qty
         if self.rules.require_short_for_buy:
             for order in planned:
                 if order.side is Side.BUY and net.get(order.symbol, 0) >= 0:
@@ -264,7 +291,7 @@ class OrderPlanner:
 
 
 def _of_underlying(symbol: str, underlying: str) -> bool:
-    """Whether an option ticker belongs to the underlying (NIFTY, not NIFTYNXT50)."""
-    prefix = f"NSE:{underlying}"
-    return symbol.startswith(prefix) and symbol[len(prefix) : len(prefix) + 1].isdigit()
+    """Whether an option ticker (NSE: or BSE:) belongs to the underlying (NIFTY, not NIFTYNXT50)."""
+    _, _, tail = symbol.partition(":")
+    return tail.startswith(underlying) and tail[len(underlying) : len(underlying) + 1].isdigit()
 

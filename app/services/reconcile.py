@@ -71,11 +71,22 @@ class Reconciler:
         try:
             placed = self._placer.look_up(order, since, deadline)
         except OrderRejected as rejected:
-            return self._finish(found, pending, Answer(422, {**answer, "status": "rejected", "message": rejected.message}), "rejected")
+            body = {**answer, "status": "rejected", "message": rejected.message}
+            if rejected.details.get("slices"):
+                body["slices"] = rejected.details["slices"]
+            return self._finish(found, pending, Answer(422, body), "rejected")
         except BrokerUnavailable:
             return None
         if placed is not None:
-            body = {**answer, "status": "placed", "order_id": placed.order_id, "message": "found in the order book after the outcome was unknown"}
+            message = "found in the order book after the outcome was unknown"
+            body = {**answer, "status": "placed", "order_id": placed.order_id, "message": message}
+            if placed.slices:
+                # A sliced order: every slice as the book shows it; some rejected is "partial" (422).
+                body["slices"] = [s.as_dict() for s in placed.slices]
+                body["message"] = f"{message}: {placed.message}"
+                if placed.partly_rejected:
+                    body["status"] = "partial"
+                    return self._finish(found, pending, Answer(422, body), "reconciled_partial")
             return self._finish(found, pending, Answer(200, body), "reconciled")
         if (self._clock.now() - since).total_seconds() > GIVE_UP_AFTER:
             body = {**answer, "status": "not_placed", "message": "the order never reached the order book; it was not sent again"}
@@ -105,7 +116,11 @@ class Reconciler:
                     "outcome": outcome,
                     "status": answer.status,
                     "idempotency_key": pending.get("idempotency_key"),
-                    "broker": {"order_id": answer.body.get("order_id"), "message": answer.body.get("message")},
+                    "broker": {
+                        "order_id": answer.body.get("order_id"),
+                        "message": answer.body.get("message"),
+                        **({"slices": answer.body["slices"]} if answer.body.get("slices") else {}),
+                    },
                 }
             )
             log_event(

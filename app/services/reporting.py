@@ -52,6 +52,10 @@ class AlertReporter:
         if answer.status == 401:
             log_event(log, logging.WARNING, "alert_rejected", "alert refused: bad or missing secret", **fields)
             return
+        if outcome == "closed":  # a CO/BO position closed by the broker's exit call
+            log_event(log, logging.INFO, "position_closed", f"position closed: {what}", **fields)
+            self._notify("order_placed", f"Position closed: {what}", fields, deadline)
+            return
         if outcome == "placed":
             log_event(log, logging.INFO, "order_placed", f"order placed: {what}", order_id=answer.body.get("order_id"), **fields)
             self._notify("order_placed", f"Order placed: {what} (order {answer.body.get('order_id')})", fields, deadline)
@@ -69,6 +73,30 @@ class AlertReporter:
             log_event(log, logging.WARNING, "alert_rejected", f"alert refused ({outcome}): {message}", **fields)
             if entry.get("alert") is not None:  # authenticated: the trader's own alert did nothing
                 self._notify("order_failed", f"Alert refused, no order: {message}", fields, deadline)
+
+    def queue_ended(self, entry: dict[str, Any], deadline: Deadline) -> None:
+        """A queued alert ended (placed, failed, expired or cancelled): one event, one notification."""
+        end = entry["state"]
+        answer = entry.get("answer") or {}
+        fields = {
+            "queue_id": entry["id"],
+            "alert_id": entry.get("alert_id"),
+            "end": end,
+            "attempts": entry.get("attempts", 0),
+            "order_id": answer.get("order_id"),
+        }
+        what = _describe({"alert": entry.get("payload")})
+        text = {
+            "placed": f"Queued alert placed: {what} (order {answer.get('order_id')})",
+            "failed": f"Queued alert FAILED, no order: {what}. {entry.get('last_reason', '')}",
+            "expired": f"Queued alert EXPIRED, no order: {what} (QUEUE_MAX_AGE_SECONDS)",
+            "cancelled": f"Queued alert cancelled, no order: {what}",
+        }[end]
+        if end == "placed" and answer.get("status") == "pending":
+            text = f"Queued alert sent, outcome pending: {what}. Checking the order book."
+        level = logging.INFO if end in ("placed", "cancelled") else logging.ERROR
+        log_event(log, level, f"queue_{end}", text, **{k: v for k, v in fields.items() if v is not None})
+        self._notify(f"queue_{end}", text, fields, deadline)
 
     def _notify(self, kind: str, text: str, fields: dict[str, Any], deadline: Deadline, link: str | None = None) -> None:
         if self._notifications is None or not self._notifications.wanted(kind):

@@ -16,7 +16,20 @@ _ERROR = {
         "status": {"type": "string"},
         "message": {"type": "string"},
         "field": {"type": "string"},
+        "suggestion": {"type": "string", "description": "the known field an unknown one most likely means"},
+        "line": {"type": "integer", "description": "a JSON syntax error's line"},
+        "column": {"type": "integer", "description": "a JSON syntax error's column"},
         "alert_id": {"type": "string"},
+    },
+}
+_ADJUSTMENT = {
+    "type": "object",
+    "required": ["field", "sent", "used", "reason"],
+    "properties": {
+        "field": {"type": "string"},
+        "sent": {"type": "number"},
+        "used": {"type": "number"},
+        "reason": {"type": "string"},
     },
 }
 _ORDER = {
@@ -37,16 +50,25 @@ _ORDER = {
         "ltp": {"type": "number"},
         "sl": {"type": "number"},
         "tp": {"type": "number"},
+        "adjustments": {
+            "type": "array",
+            "items": _ADJUSTMENT,
+            "description": "the alert's sl/tp levels not used as sent (INVALID_LEVELS=replace)",
+        },
         "message": {"type": "string"},
     },
 }
 _NUMBER = {"oneOf": [{"type": "number"}, {"type": "string"}]}
+_INFORMATIONAL = {"description": "journaled as sent, never read to trade"}
 _ALERT = {
     "type": "object",
     "required": ["symbol", "action"],
+    # An unknown field is a 400 naming it: an order never goes out on defaults.
+    "additionalProperties": False,
     "properties": {
         "token": {"type": "string", "description": "WEBHOOK_SECRET_TOKEN"},
-        "symbol": {"type": "string", "example": "NIFTY"},
+        "secret": {"type": "string", "description": "alias of token"},
+        "symbol": {"type": "string", "example": "NIFTY", "description": "the underlying, or its TradingView ticker (NSE:NIFTY, NIFTY1!)"},
         "strikeprice": {"oneOf": [{"type": "number"}, {"type": "string", "description": "a number, ATM, ITM1-10 or OTM1-10"}]},
         "optionType": {"type": "string", "enum": ["CE", "PE"]},
         "expiry": {
@@ -64,6 +86,18 @@ _ALERT = {
         "sl": _NUMBER,
         "tp": _NUMBER,
         "idempotency_key": {"type": "string"},
+        "strike": {"description": "alias of strikeprice"},
+        "option_type": {"description": "alias of optionType"},
+        "quantity": {"description": "alias of qty"},
+        "product_type": {"description": "alias of productType"},
+        "stop_loss": {"description": "alias of sl"},
+        "target": {"description": "alias of tp"},
+        "meta": {"type": "object", "description": "free-form; journaled"},
+        **{
+            name: _INFORMATIONAL
+            for name in ("comment", "price", "close", "open", "high", "low", "volume", "interval", "ticker",
+                         "exchange", "time", "timenow", "position_size", "market_position")
+        },
     },
 }
 
@@ -157,16 +191,24 @@ def document() -> dict:
             },
             "/process-queue": {
                 "post": {
-                    "summary": "Run queued alerts once (Cloud Scheduler, 09:15 IST)",
+                    "summary": "Run waiting queued alerts once (Cloud Scheduler, 09:15 IST)",
+                    "description": "Each entry taken (or taken over after its lease) is run with ALERT_DEADLINE_SECONDS; "
+                    "it ends placed, failed, expired or cancelled, or goes back to `queued` with `attempts` and `last_reason`.",
                     "security": _ADMIN,
-                    "responses": {"200": _json({"type": "object"}, "processed"), **_errors(*_COMMON, 503)},
+                    "responses": {
+                        "200": _json({"type": "object"}, "processed: per entry `queue_id`, `status`, `attempts`, `http_status`, `answer`"),
+                        **_errors(*_COMMON, 503),
+                    },
                 }
             },
             "/queue": {
                 "get": {
-                    "summary": "Queued alerts",
+                    "summary": "Queued alerts: `queue` (waiting) and `ended` (the last 7 days)",
                     "security": _ADMIN,
-                    "responses": {"200": _json({"type": "object"}, "the queue"), **_errors(*_COMMON, 503)},
+                    "responses": {
+                        "200": _json({"type": "object"}, "each entry with `state`, `attempts` and `last_reason`"),
+                        **_errors(*_COMMON, 503),
+                    },
                 }
             },
             "/queue/{entry_id}": {
@@ -174,7 +216,11 @@ def document() -> dict:
                     "summary": "Cancel a queued alert",
                     "security": _ADMIN,
                     "parameters": [{"name": "entry_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                    "responses": {"200": _json({"type": "object"}, "cancelled"), **_errors(*_COMMON, 503)},
+                    "responses": {
+                        "200": _json({"type": "object"}, "cancelled (the trader is notified)"),
+                        **_errors(*_COMMON, 503),
+                        "409": _json({"type": "object"}, "the entry is processing or has ended; `status` names its state"),
+                    },
                 }
             },
             "/health": {"get": {"summary": "Liveness", "responses": {"200": _json({"type": "object"}, "alive")}}},

@@ -24,13 +24,26 @@ real network and a real Fyers do to a client:
   ``stop()``, then reset the connection with no answer; ``accept=True`` places the order
   first (a read timeout after the order went through).
 - ``rate_limit`` (retry_after=1): HTTP 429, ``Retry-After`` / ``X-Retry-After-Ms`` headers,
-  body ``{"s":"error","code":-429,"message":"request limit reached"}``.
+  body ``{"s":"error","code":-429,"message":"Request limit reached, refresh after few mins"}``
+  (the wording Fyers answers).
 - ``reset_before``: TCP reset before the body is read; nothing happens.
+- ``gateway`` (status=504, accept=True): a gateway's HTML error page instead of Fyers's JSON
+  (the SDK then reports ``code`` = the HTTP status); ``accept`` places the order first.
 - ``drop_after_accept`` (hidden_reads=0): the order is placed, then a TCP reset instead of
   the answer; ``hidden_reads`` order-book reads do not show it yet.
 - ``code_201`` (transit_reads=0, hidden_reads=0): the order goes in the book in transit
   (status 4) and the answer is code 201 with an empty id; order-book reads resolve it (2
-  traded / 6 pending) after ``transit_reads`` reads that still show 4.
+  traded / 6 pending) after ``transit_reads`` reads that still show 4. On a slice order every
+  slice is answered so.
+
+Answers follow what Fyers really sends, not what a client might expect:
+
+- A slice order (``isSliceOrder``) becomes one order per slice of at most ``freeze_qty`` (in
+  whole lots) and is answered ``{"code":1101,"message":...,"data":[{"statusCode","body":
+  {"s","code","id","message"},"statusDescription"}, ...]}``: no top-level ``s`` or ``id``.
+  ``reject_slices({2: "RED:Margin Shortfall"})`` rejects chosen slices of the next one.
+- A filled CO/BO order gets child legs in the order book: pending stop-loss (``-BO-2``) and,
+  for BO, target (``-BO-3``) orders on the other side, with ``parentId``; see ``child_legs``.
 
 Command line (docker-compose, benchmarks)::
 
@@ -71,21 +84,34 @@ TICK = 0.05
 HANG_MAX_SECONDS = 60.0
 MAX_QUOTE_SYMBOLS = 50
 
-DEFAULT_LOT_SIZES = {"NIFTY": 65, "BANKNIFTY": 30, "FINNIFTY": 60, "MIDCPNIFTY": 120}
+DEFAULT_LOT_SIZES = {"NIFTY": 65, "BANKNIFTY": 30, "FINNIFTY": 60, "MIDCPNIFTY": 120, "SENSEX": 20, "BANKEX": 30}
+# Underlyings whose options trade on BSE (BSE_FO.csv, tickers "BSE:..."); the others are NSE's.
+BSE_UNDERLYINGS = frozenset({"SENSEX", "BANKEX"})
+# NSE freeze quantities (contracts per order): a slice order is cut into pieces no larger.
+DEFAULT_FREEZE_QTY = {"NIFTY": 1800, "BANKNIFTY": 900, "FINNIFTY": 1800, "MIDCPNIFTY": 2800}
+MAX_SLICES = 10  # "Maximum slices per request: 10" (reference, Auto-Order Slice)
+_NOT_ACKNOWLEDGED = {"s": "ok", "code": 201,
+                     "message": "Order sent to exchange, not acknowledged. "
+                                "Please check the order book before placing again",
+                     "id": ""}
 
 FAULT_KINDS = frozenset(
-    {"latency", "status", "hang", "rate_limit", "reset_before", "drop_after_accept", "code_201"}
+    {"latency", "status", "hang", "rate_limit", "reset_before", "drop_after_accept", "code_201",
+     "gateway"}
 )
 
 PRODUCT_TYPES = frozenset({"INTRADAY", "MARGIN", "CNC", "CO", "BO", "MTF"})
 
-# Index spot levels (late 2026) for "NSE:<name>-INDEX"; options/futures of an underlying
-# quote around these.
+# Index spot levels (late 2026) for "NSE:<name>-INDEX" and "BSE:<name>-INDEX"; options/futures
+# of an underlying quote around these.
 INDEX_LEVELS = {
     "NIFTY50": 26000.0,
     "NIFTYBANK": 59000.0,
     "FINNIFTY": 27500.0,
     "MIDCPNIFTY": 13500.0,
+    "NIFTYNXT50": 70000.0,
+    "SENSEX": 85000.0,
+    "BANKEX": 65000.0,
     "INDIAVIX": 13.0,
 }
 UNDERLYING_INDEX = {
@@ -93,6 +119,9 @@ UNDERLYING_INDEX = {
     "BANKNIFTY": "NIFTYBANK",
     "FINNIFTY": "FINNIFTY",
     "MIDCPNIFTY": "MIDCPNIFTY",
+    "NIFTYNXT50": "NIFTYNXT50",
+    "SENSEX": "SENSEX",
+    "BANKEX": "BANKEX",
 }
 
 _MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC"
@@ -247,6 +276,9 @@ class FakeFyers:
         self.auth_code_ttl = 300
         self.refresh_enabled = True
         self.market_open = True
+        # marketStatus rows to serve as they are, in place of those built from market_open.
+        self.market_status_rows: list[dict] | None = None
+        self.freeze_qty = dict(DEFAULT_FREEZE_QTY)
 
         self._lock = threading.RLock()
         self._signing_key = secrets.token_bytes(32)
@@ -257,9 +289,11 @@ class FakeFyers:
         self._calls: list[Call] = []
         self._faults: dict[str, list[_Fault]] = {}
         self._rejections: list[str] = []
+        self._slice_rejections: dict[int, str] = {}  # slice number -> rejection, next slice order
         self._ltp: dict[str, float] = {}
         self._orders: list[_Order] = []
         self._positions: dict[tuple[str, str], dict] = {}
+        self._unfilled_exits = 0  # exit-position calls whose counter orders stay unfilled (201)
         self._order_seq = 0
         self._hang_event = threading.Event()
         self._stopping = threading.Event()
@@ -466,6 +500,17 @@ class FakeFyers:
         with self._lock:
             self._rejections.extend([message] * times)
 
+    def reject_slices(self, rejections: dict[int, str]) -> None:
+        """In the next slice order, reject the numbered slices (1 = first) with these messages."""
+        with self._lock:
+            self._slice_rejections = dict(rejections)
+
+    def leave_next_exit_unfilled(self, times: int = 1) -> None:
+        """The next ``times`` exit-position calls place their counter orders but leave them
+        pending (low liquidity): the answer is code 201 and the position stays open."""
+        with self._lock:
+            self._unfilled_exits += times
+
     def set_ltp(self, symbol: str, price: float) -> None:
         with self._lock:
             self._ltp[symbol] = float(price)
@@ -487,8 +532,11 @@ class FakeFyers:
             self._calls.clear()
             self._faults.clear()
             self._rejections.clear()
+            self._slice_rejections.clear()
+            self._unfilled_exits = 0
             self._ltp.clear()
             self.market_open = True
+            self.market_status_rows = None
             self.refresh_enabled = True
         self.release_hangs()
 
@@ -518,9 +566,16 @@ class FakeFyers:
 
     @property
     def orders(self) -> list[dict]:
-        """Every order in the book (copies), including rejected ones, in placement order."""
+        """Every order placed (copies), including rejected ones, in placement order; CO/BO
+        child legs, which Fyers books itself, are in ``child_legs``."""
         with self._lock:
-            return [copy.deepcopy(o.book) for o in self._orders]
+            return [copy.deepcopy(o.book) for o in self._orders if not o.book.get("parentId")]
+
+    @property
+    def child_legs(self) -> list[dict]:
+        """The stop-loss and target legs Fyers opened for filled CO/BO orders (copies)."""
+        with self._lock:
+            return [copy.deepcopy(o.book) for o in self._orders if o.book.get("parentId")]
 
     def placed_orders(self) -> list[dict]:
         """Orders Fyers accepted (anything but status 5 rejected)."""
@@ -543,11 +598,11 @@ class FakeFyers:
             return _SymbolInfo("index", ticker[: -len("-INDEX")], 0, 10, 0)
         if ticker.endswith("-EQ"):
             return _SymbolInfo("equity", ticker[: -len("-EQ")], 1, 10, 0)
-        if match.group(1) != "NSE":
-            return None
         for underlying in sorted(self.lot_sizes, key=len, reverse=True):
             if not ticker.startswith(underlying):
                 continue
+            if match.group(1) != ("BSE" if underlying in BSE_UNDERLYINGS else "NSE"):
+                return None  # SENSEX options are BSE's, NIFTY's NSE's
             rest = ticker[len(underlying):]
             option = _OPTION_RE.match(rest)
             if option and float(option.group(1)) > 0:
@@ -573,7 +628,8 @@ class FakeFyers:
         return _round_tick(level + 50 + (h % 2000) * TICK)  # future: a small premium
 
     def _fytoken(self, symbol: str, info: _SymbolInfo | None) -> str:
-        prefix = "1011" if info is not None and info.segment == 11 else "1010"
+        exchange = "12" if symbol.startswith("BSE:") else "10"
+        prefix = exchange + ("11" if info is not None and info.segment == 11 else "10")
         return prefix + str(self._hash(symbol) % 10**11).zfill(11)
 
     def _quote(self, symbol: str) -> dict:
@@ -729,10 +785,25 @@ class FakeFyers:
             retry_after = float(params.get("retry_after", 1))
             call.status = 429
             self._send(
-                h, 429, _error(-429, "request limit reached"),
+                h, 429, _error(-429, "Request limit reached, refresh after few mins"),
                 {"Retry-After": str(max(1, math.ceil(retry_after))),
                  "X-Retry-After-Ms": str(int(retry_after * 1000))},
             )
+            return
+        elif kind == "gateway":
+            if params.get("accept", True):  # Fyers took the order; the gateway lost the answer
+                self._route(h, base, key, body, body_ok, fault)
+            status = int(params.get("status", 504))
+            call.status = status
+            page = f"<html><body><h1>{status} Gateway Time-out</h1></body></html>".encode()
+            try:
+                h.send_response(status)
+                h.send_header("Content-Type", "text/html")
+                h.send_header("Content-Length", str(len(page)))
+                h.end_headers()
+                h.wfile.write(page)
+            except OSError:
+                h.close_connection = True
             return
         elif kind == "hang":
             if params.get("accept"):  # the order is placed, the answer never comes
@@ -760,12 +831,14 @@ class FakeFyers:
             ("api", "validate-refresh-token"): ("POST", False, self._validate_refresh_token),
             ("api", "profile"): ("GET", True, self._profile),
             ("api", "positions"): ("GET", True, self._get_positions),
+            # The same path exits positions on DELETE (Exit Position in the reference).
+            ("api", "positions", "DELETE"): ("DELETE", True, self._exit_positions),
             ("api", "orders/sync"): ("POST", True, self._place_order),
             ("api", "orders"): ("GET", True, self._orderbook),
             ("data", "quotes"): ("GET", True, self._quotes),
             ("data", "marketStatus"): ("GET", True, self._market_status),
         }
-        route = routes.get((base, key))
+        route = routes.get((base, key, h.command)) or routes.get((base, key))
         if route is None:
             path = urlsplit(h.path).path
             return 404, _error(-404, f"No such endpoint: {h.command} {path}"), None
@@ -855,11 +928,11 @@ class FakeFyers:
             (12, 10, "NORMAL", "OPEN" if self.market_open else "CLOSED"),
             (12, 11, "NORMAL", "OPEN" if self.market_open else "CLOSED"),
         ]
-        return 200, {
-            "s": "ok", "code": 200, "message": "",
-            "marketStatus": [{"exchange": e, "segment": s, "market_type": m, "status": st}
-                             for e, s, m, st in rows],
-        }
+        listed = [{"exchange": e, "segment": s, "market_type": m, "status": st} for e, s, m, st in rows]
+        if self.market_status_rows is not None:
+            listed = copy.deepcopy(self.market_status_rows)
+        # The reference's own sample answer: `code` and `marketStatus`, no top-level `s`.
+        return 200, {"code": 200, "message": "", "marketStatus": listed}
 
     def _quotes(self, query: dict, **_: Any):
         symbols = [s.strip() for s in str(query.get("symbols", "")).split(",") if s.strip()]
@@ -947,74 +1020,110 @@ class FakeFyers:
         if error is not None:
             return 400, error
         assert info is not None
-        symbol = body["symbol"]
-        now = datetime.now(IST)
+        if body.get("isSliceOrder"):
+            return self._place_slices(body, info, fault)
         with self._lock:
-            self._order_seq += 1
-            order_id = f"{now:%y%m%d}{self._order_seq:08d}"
-            tag = body.get("orderTag")
-            book = {
-                "clientId": self.fy_id,
-                "id": order_id,
-                "id_fyers": str(uuid.uuid4()),
-                "exchOrdId": "",
-                "qty": body["qty"],
-                "remainingQuantity": body["qty"],
-                "filledQty": 0,
-                "discloseQty": body.get("disclosedQty", 0),
-                "disclosedQty": body.get("disclosedQty", 0),
-                "limitPrice": float(body.get("limitPrice") or 0),
-                "stopPrice": float(body.get("stopPrice") or 0),
-                "tradedPrice": 0.0,
-                "type": body["type"],
-                "fyToken": self._fytoken(symbol, info),
-                "exchange": 10,
-                "segment": info.segment,
-                "symbol": symbol,
-                "instrument": info.instrument,
-                "message": "",
-                "offlineOrder": bool(body.get("offlineOrder", False)),
-                "orderDateTime": now.strftime("%d-%b-%Y %H:%M:%S"),
-                "orderValidity": body.get("validity", "DAY"),
-                "pan": "",
-                "productType": body["productType"],
-                "side": body["side"],
-                "status": 4,
-                "source": "API",
-                "ex_sym": info.underlying,
-                "description": symbol,
-                "ch": 0.0,
-                "chp": 0.0,
-                "lp": self.ltp(symbol),
-                "slNo": len(self._orders) + 1,
-                "dqQtyRem": 0,
-                "orderNumStatus": f"{order_id}:4",
-                "orderTag": f"1:{tag}" if tag else "2:Untagged",
-                "takeProfit": float(body.get("takeProfit") or 0),
-                "stopLoss": float(body.get("stopLoss") or 0),
-            }
-            order = _Order(book)
-            self._orders.append(order)
-            rejection = None
-            if self._rejections:
-                rejection = self._rejections.pop(0)
-            elif not self.market_open and not book["offlineOrder"]:
-                rejection = "RED:Market is closed. Place an AMO order instead"
+            order, rejection = self._new_order(body, info, body["qty"], fault)
+            order_id = order.book["id"]
             if rejection is not None:
-                self._set_status(order, 5, rejection)
                 return 400, _error(-99, rejection, id=order_id)
-            params = fault.params if fault is not None else {}
-            order.hidden_reads = int(params.get("hidden_reads", 0))
             if fault is not None and fault.kind == "code_201":
-                order.transit_reads = int(params.get("transit_reads", 0))
-                return 200, {"s": "ok", "code": 201,
-                             "message": "Order sent to exchange, not acknowledged. "
-                                        "Please check the order book before placing again",
-                             "id": ""}
+                order.transit_reads = int(fault.params.get("transit_reads", 0))
+                return 200, _NOT_ACKNOWLEDGED
             self._execute(order)
         return 200, {"s": "ok", "code": 1101,
                      "message": f"Order submitted successfully. Your Order Ref. No. {order_id}",
                      "id": order_id}
+
+    def _place_slices(self, body: dict, info: _SymbolInfo, fault: _Fault | None):
+        """isSliceOrder: one order per slice of at most the freeze quantity (in whole lots),
+        answered ``{"code":1101,"message":...,"data":[{"statusCode","body","statusDescription"}]}``
+        with no top-level ``s`` or ``id`` (the reference's Auto-Order Slice sample)."""
+        freeze = self.freeze_qty.get(info.underlying) or body["qty"]
+        step = max(info.lot, freeze // info.lot * info.lot)
+        sizes = [step] * (body["qty"] // step) + ([body["qty"] % step] if body["qty"] % step else [])
+        if len(sizes) > MAX_SLICES:
+            return 400, _error(-50, f"Maximum slices per request: {MAX_SLICES}")
+        answers = []
+        with self._lock:
+            chosen, self._slice_rejections = self._slice_rejections, {}
+            for number, qty in enumerate(sizes, 1):
+                order, rejection = self._new_order(body, info, qty, fault, chosen.get(number))
+                if rejection is not None:
+                    answers.append({"statusCode": 400, "statusDescription": "Bad Request",
+                                    "body": _error(-99, rejection, id=order.book["id"])})
+                elif fault is not None and fault.kind == "code_201":
+                    order.transit_reads = int(fault.params.get("transit_reads", 0))
+                    answers.append({"statusCode": 200, "statusDescription": "OK",
+                                    "body": dict(_NOT_ACKNOWLEDGED)})
+                else:
+                    self._execute(order)
+                    answers.append({"statusCode": 200, "statusDescription": "OK",
+                                    "body": {"code": 1101, "message": "Successfully placed order",
+                                             "s": "ok", "id": order.book["id"]}})
+        # The reference shows only an all-placed answer; a rejected slice is assumed to keep
+        # the envelope and carry its own error body, so nothing may be read off the top level.
+        return 200, {"code": 1101, "message": "Order Slice placed successfully", "data": answers}
+
+    def _new_order(self, body: dict, info: _SymbolInfo, qty: int, fault: _Fault | None,
+                   rejection: str | None = None) -> tuple[_Order, str | None]:
+        """Book one order (status 4) and decide its rejection; the caller holds the lock."""
+        symbol = body["symbol"]
+        now = datetime.now(IST)
+        self._order_seq += 1
+        order_id = f"{now:%y%m%d}{self._order_seq:08d}"
+        tag = body.get("orderTag")
+        book = {
+            "clientId": self.fy_id,
+            "id": order_id,
+            "id_fyers": str(uuid.uuid4()),
+            "exchOrdId": "",
+            "qty": qty,
+            "remainingQuantity": qty,
+            "filledQty": 0,
+            "discloseQty": body.get("disclosedQty", 0),
+            "disclosedQty": body.get("disclosedQty", 0),
+            "limitPrice": float(body.get("limitPrice") or 0),
+            "stopPrice": float(body.get("stopPrice") or 0),
+            "tradedPrice": 0.0,
+            "type": body["type"],
+            "fyToken": self._fytoken(symbol, info),
+            "exchange": 10,
+            "segment": info.segment,
+            "symbol": symbol,
+            "instrument": info.instrument,
+            "message": "",
+            "offlineOrder": bool(body.get("offlineOrder", False)),
+            "orderDateTime": now.strftime("%d-%b-%Y %H:%M:%S"),
+            "orderValidity": body.get("validity", "DAY"),
+            "pan": "",
+            "productType": body["productType"],
+            "side": body["side"],
+            "status": 4,
+            "source": "API",
+            "ex_sym": info.underlying,
+            "description": symbol,
+            "ch": 0.0,
+            "chp": 0.0,
+            "lp": self.ltp(symbol),
+            "slNo": len(self._orders) + 1,
+            "dqQtyRem": 0,
+            "orderNumStatus": f"{order_id}:4",
+            "orderTag": f"1:{tag}" if tag else "2:Untagged",
+            "takeProfit": float(body.get("takeProfit") or 0),
+            "stopLoss": float(body.get("stopLoss") or 0),
+        }
+        order = _Order(book)
+        self._orders.append(order)
+        if rejection is None and self._rejections:
+            rejection = self._rejections.pop(0)
+        elif rejection is None and not self.market_open and not book["offlineOrder"]:
+            rejection = "RED:Market is closed. Place an AMO order instead"
+        if rejection is not None:
+            self._set_status(order, 5, rejection)
+            return order, rejection
+        order.hidden_reads = int(fault.params.get("hidden_reads", 0)) if fault is not None else 0
+        return order, None
 
     @staticmethod
     def _set_status(order: _Order, status: int, message: str = "") -> None:
@@ -1050,6 +1159,32 @@ class FakeFyers:
         else:
             pos["sellQty"] += book["qty"]
             pos["sellVal"] += book["qty"] * ltp
+        if book["productType"] in ("CO", "BO") and book["stopLoss"] and not book.get("parentId"):
+            self._open_legs(order)
+
+    def _open_legs(self, parent: _Order) -> None:
+        """A filled CO gets a stop-loss leg, a BO a stop-loss and a target leg: pending orders
+        on the other side, ids ``<parent>-BO-2`` / ``-BO-3``, with ``parentId`` (reference:
+        "BO Leg 2 & 3 and CO Leg 2"). The caller holds the lock."""
+        book = parent.book
+        direction = book["side"]
+        legs = [("2", 3, 0.0, max(TICK, _round_tick(book["tradedPrice"]
+                                                    - direction * book["stopLoss"])))]
+        if book["productType"] == "BO":
+            legs.append(("3", 1, _round_tick(book["tradedPrice"]
+                                             + direction * book["takeProfit"]), 0.0))
+        for number, order_type, limit_price, stop_price in legs:
+            leg_id = f"{book['id']}-BO-{number}"
+            row = copy.deepcopy(book)
+            row.update({
+                "id": leg_id, "parentId": book["id"], "id_fyers": str(uuid.uuid4()),
+                "exchOrdId": "", "side": -direction, "type": order_type,
+                "limitPrice": limit_price, "stopPrice": stop_price, "filledQty": 0,
+                "remainingQuantity": book["qty"], "tradedPrice": 0.0, "message": "",
+                "slNo": len(self._orders) + 1, "stopLoss": 0.0, "takeProfit": 0.0,
+                "status": 6, "orderNumStatus": f"{leg_id}:6",
+            })
+            self._orders.append(_Order(row))
 
     def _orderbook(self, query: dict, **_: Any):
         order_id = query.get("id")
@@ -1130,6 +1265,74 @@ class FakeFyers:
         }
         return 200, {"s": "ok", "code": 200, "message": "", "netPositions": rows,
                      "overall": overall}
+
+    def _exit_positions(self, body: Any, **_: Any):
+        """DELETE /positions: close the positions named by ``id`` (one id or a list of
+        "SYMBOL-PRODUCT" ids), or all with ``exit_all``, each with a counter order at market;
+        ``pending_orders_cancel`` cancels their working orders (CO/BO legs) first."""
+        if not isinstance(body, dict):
+            return 400, _error(-50, "Invalid request body")
+        ids = body.get("id")
+        cancel = body.get("pending_orders_cancel") == 1
+        with self._lock:
+            if ids is None:
+                if body.get("exit_all") != 1 and not cancel:
+                    return 400, _error(-50, "Please provide a valid position id")
+                keys = list(self._positions)
+            else:
+                wanted = [ids] if isinstance(ids, str) else ids
+                if not isinstance(wanted, list) or not wanted or not all(
+                        isinstance(i, str) for i in wanted):
+                    return 400, _error(-50, "Please provide a valid position id")
+                keys = [k for k in self._positions if f"{k[0]}-{k[1]}" in wanted]
+            if cancel:
+                for order in self._orders:
+                    book = order.book
+                    working = book["status"] in (4, 6)
+                    if working and (ids is None or (book["symbol"], book["productType"]) in keys):
+                        self._set_status(order, 1, "Cancelled before exiting the position")
+            open_keys = [k for k in keys
+                         if self._positions[k]["buyQty"] != self._positions[k]["sellQty"]]
+            if not open_keys:
+                return 400, _error(-352, "No open position to exit")
+            unfilled = self._unfilled_exits > 0
+            if unfilled:
+                self._unfilled_exits -= 1
+            for key in open_keys:
+                pos = self._positions[key]
+                net = pos["buyQty"] - pos["sellQty"]
+                order = _Order(self._counter_order_row(key, -1 if net > 0 else 1, abs(net)))
+                self._orders.append(order)
+                if unfilled:
+                    self._set_status(order, 6, "")  # at the exchange, not filled
+                else:
+                    self._execute(order)
+        if unfilled:
+            return 200, {"s": "ok", "code": 201,
+                         "message": "Counter order placed but not filled; check the positions"}
+        return 200, {"s": "ok", "code": 200, "message": "The position is closed."}
+
+    def _counter_order_row(self, key: tuple[str, str], side: int, qty: int) -> dict:
+        """The order-book row of the market order an exit-position call places (untagged)."""
+        symbol, product = key
+        info = self.symbol_info(symbol)
+        now = datetime.now(IST)
+        self._order_seq += 1
+        order_id = f"{now:%y%m%d}{self._order_seq:08d}"
+        return {
+            "clientId": self.fy_id, "id": order_id, "id_fyers": str(uuid.uuid4()),
+            "exchOrdId": "", "qty": qty, "remainingQuantity": qty, "filledQty": 0,
+            "discloseQty": 0, "disclosedQty": 0, "limitPrice": 0.0, "stopPrice": 0.0,
+            "tradedPrice": 0.0, "type": 2, "fyToken": self._fytoken(symbol, info),
+            "exchange": 10, "segment": info.segment if info else 11, "symbol": symbol,
+            "instrument": info.instrument if info else 14, "message": "",
+            "offlineOrder": False, "orderDateTime": now.strftime("%d-%b-%Y %H:%M:%S"),
+            "orderValidity": "DAY", "pan": "", "productType": product, "side": side,
+            "status": 4, "source": "API", "ex_sym": info.underlying if info else "",
+            "description": symbol, "ch": 0.0, "chp": 0.0, "lp": self.ltp(symbol),
+            "slNo": len(self._orders) + 1, "dqQtyRem": 0, "orderNumStatus": f"{order_id}:4",
+            "orderTag": "2:Untagged", "takeProfit": 0.0, "stopLoss": 0.0,
+        }
 
 
 # ---------------------------------------------------------------------- command line

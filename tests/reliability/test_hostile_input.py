@@ -357,7 +357,7 @@ def bad_choice(allowed: tuple[str, ...], *, null_is_bad: bool = True):
     return st.one_of(st.none(), values) if null_is_bad else values
 
 
-_RELATIVE_STRIKE = re.compile(r"ATM|(ITM|OTM)\d{1,2}")
+_RELATIVE_STRIKE = re.compile(r"ATM|(ITM|OTM)[ _-]?\d{1,2}")  # "OTM 2" is OTM2
 
 
 def _numberlike(value: str) -> bool:
