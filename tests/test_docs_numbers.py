@@ -1,0 +1,28 @@
+"""The times and budgets the operator docs state come from the code: a change to one fails here."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from app.adapters.symbol_master import load_symbol_master
+from app.bootstrap import FALLBACK_SESSION
+from app.settings import Settings
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def test_market_hours_doc_states_the_session_and_amo_window_the_code_uses():
+    text = (DOCS / "market-hours.md").read_text(encoding="utf-8")
+    session = load_symbol_master("synthetic", today=date(2026, 11, 18)).session("NSE")
+    assert session == FALLBACK_SESSION
+    assert f"**{session.opens:%H:%M}-{session.closes:%H:%M} IST**" in text
+    assert f"after the {session.closes:%H:%M} close IST" in text
+    assert f"**{session.amo_from:%H:%M} until {session.amo_until:%H:%M}**" in text
+    assert f"({session.amo_until:%H:%M}-{session.opens:%H:%M}, {session.closes:%H:%M}-{session.amo_from:%H:%M})" in text
+
+
+def test_the_documented_alert_budget_is_the_default():
+    budget = Settings().alert_deadline_seconds
+    for doc in ("architecture.md", "fyers.md"):
+        assert f"{budget:g} s" in (DOCS / doc).read_text(encoding="utf-8"), doc
