@@ -119,6 +119,25 @@ def fyers_client(fyers_services):
     return create_app(services=fyers_services).test_client()
 
 
+@pytest.fixture
+def fyers(fyers_settings, clock, fake_fyers):
+    """Build logged-in bridges on BROKER=fyers against the fake; keyword overrides change the settings."""
+    import dataclasses
+
+    built = []
+
+    def build(**overrides):
+        services = bootstrap(dataclasses.replace(fyers_settings, **overrides), clock)
+        client = create_app(services=services).test_client()
+        assert browser_login(client, fake_fyers).status_code == 200
+        built.append(services)
+        return client, services
+
+    yield build
+    for services in built:
+        services.broker.close()
+
+
 def admin_headers():
     return {"Authorization": f"Bearer {ADMIN}"}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import hmac
 import json
@@ -12,7 +11,7 @@ import pytest
 from app import create_app
 from app.bootstrap import bootstrap
 from app.domain.orders import Side
-from tests.conftest import SECRET, admin_headers, browser_login, seed_alert
+from tests.conftest import SECRET, admin_headers, seed_alert
 
 STRADDLE = {
     "token": SECRET,
@@ -48,21 +47,6 @@ def paper_client(tmp_path, clock, **overrides):
     settings = Settings(webhook_secret_token=SECRET, state_dir=str(tmp_path / "v"), admin_token="admin-test-token", **overrides)
     services = bootstrap(settings, clock)
     return create_app(services=services).test_client(), services
-
-
-@pytest.fixture
-def fyers(fyers_settings, clock, fake_fyers):
-    def build(**overrides):
-        services = bootstrap(dataclasses.replace(fyers_settings, **overrides), clock)
-        client = create_app(services=services).test_client()
-        assert browser_login(client, fake_fyers).status_code == 200
-        built.append(services)
-        return client, services
-
-    built = []
-    yield build
-    for services in built:
-        services.broker.close()
 
 
 # -- payload variants ----------------------------------------------------------------------

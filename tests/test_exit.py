@@ -6,7 +6,6 @@ Fyers does), and the paper broker; the position rules sum a contract's rows.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
@@ -16,7 +15,7 @@ from app.bootstrap import bootstrap
 from app.deadline import Deadline
 from app.domain.orders import OrderRequest, Position, Side
 from app.settings import Settings
-from tests.conftest import MARKET_MORNING, SECRET, browser_login, seed_alert
+from tests.conftest import MARKET_MORNING, SECRET, seed_alert
 
 CONTRACT = "NSE:NIFTY26NOV26000CE"  # seed_alert's contract on the test clock
 
@@ -27,23 +26,6 @@ def post(client, payload):
 
 def exit_alert(key, **overrides):
     return seed_alert(action="EXIT", qty=None, sl=None, tp=None, idempotency_key=key, **overrides)
-
-
-@pytest.fixture
-def fyers(fyers_settings, clock, fake_fyers):
-    """A bridge on BROKER=fyers against the fake, logged in; overrides change its settings."""
-    built = []
-
-    def build(**overrides):
-        services = bootstrap(dataclasses.replace(fyers_settings, **overrides), clock)
-        client = create_app(services=services).test_client()
-        assert browser_login(client, fake_fyers).status_code == 200
-        built.append(services)
-        return client, services
-
-    yield build
-    for services in built:
-        services.broker.close()
 
 
 def paper(tmp_path, clock, **overrides):

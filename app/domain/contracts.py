@@ -227,27 +227,17 @@ class SymbolMaster:
             instant = book.expires_at_by_expiry.get(expiry)
             if instant is not None and now_ts < instant:
                 return expiry
-            tradable = sorted(book.tradable_expiries(now_ts))
             reason = "has expired" if instant is not None else "is not a listed expiry"
-            raise ContractNotFound(
-                f"{expiry.isoformat()} {reason} for {book.underlying}; "
-                f"tradable expiries: {_date_list(tradable)}",
-                underlying=book.underlying,
-                expiry=expiry.isoformat(),
-                tradable_expiries=[listed.isoformat() for listed in tradable],
+            tradable = sorted(book.tradable_expiries(now_ts))
+            raise _expiry_refused(
+                book, expiry.isoformat(), f"{expiry.isoformat()} {reason} for {book.underlying}", "", tradable
             )
         # expiry is a selector: WEEKLY is the nearest expiry of any format, MONTHLY the nearest
         # expiry in the monthly ticker format; the NEXT_ forms take the one after.
         if expiry.endswith("WEEKLY") and not book.weekly:
             # Monthly only (BANKNIFTY, BANKEX, stocks): taking the monthly for a weekly would be a guess.
-            tradable = sorted(book.tradable_expiries(now_ts))
-            raise ContractNotFound(
-                f"{book.underlying} has no weekly expiries (monthly only), so {expiry} names none; "
-                f"use MONTHLY or a date; tradable expiries: {_date_list(tradable)}",
-                underlying=book.underlying,
-                expiry=expiry,
-                tradable_expiries=[listed.isoformat() for listed in tradable],
-            )
+            why = f"{book.underlying} has no weekly expiries (monthly only), so {expiry} names none; use MONTHLY or a date"
+            raise _expiry_refused(book, expiry, why, "", sorted(book.tradable_expiries(now_ts)))
         if expiry.endswith("MONTHLY"):
             expiries, instants, kind = book.monthly_expiries, book.monthly_expires_at, "monthly "
         else:
@@ -260,13 +250,18 @@ class SymbolMaster:
         tradable = expiries[bisect_right(instants, now_ts) :]
         needed = "two tradable" if expiry.startswith("NEXT_") else "a tradable"
         noun = "expiries" if expiry.startswith("NEXT_") else "expiry"
-        raise ContractNotFound(
-            f"{expiry} needs {needed} {kind}{noun} of {book.underlying}; "
-            f"tradable {kind}expiries: {_date_list(tradable)}",
-            underlying=book.underlying,
-            expiry=expiry,
-            tradable_expiries=[listed.isoformat() for listed in tradable],
-        )
+        raise _expiry_refused(book, expiry, f"{expiry} needs {needed} {kind}{noun} of {book.underlying}", kind, tradable)
+
+
+def _expiry_refused(book: _Book, expiry: str, why: str, kind: str, tradable: Iterable[date]) -> ContractNotFound:
+    """No contract for the expiry asked: why, and the tradable expiries it could have named."""
+    listed = [day.isoformat() for day in tradable]
+    return ContractNotFound(
+        f"{why}; tradable {kind}expiries: {', '.join(listed) or 'none'}",
+        underlying=book.underlying,
+        expiry=expiry,
+        tradable_expiries=listed,
+    )
 
 
 def _epoch(now: datetime) -> float:
@@ -282,10 +277,6 @@ def _ist(epoch: int) -> str:
 
 def _selector_list() -> str:
     return ", ".join(EXPIRY_SELECTORS)
-
-
-def _date_list(expiries: Iterable[date]) -> str:
-    return ", ".join(expiry.isoformat() for expiry in expiries) or "none"
 
 
 def _plain_number(value: Decimal) -> int | float:
