@@ -23,7 +23,8 @@ run: $(STAMP) ## Start the service on :8080 on the embedded default (paper broke
 test: $(STAMP) browser ## Run the whole test suite.
 	$(BIN)/python -m pytest -q -rs
 
-lint: $(STAMP) ## hadolint on the Dockerfile.
+lint: $(STAMP) ## ruff (lint and import order) on the code, then hadolint on the Dockerfile.
+	$(BIN)/ruff check .
 	$(BIN)/hadolint Dockerfile
 
 serve: $(STAMP) ## The production server command (the Dockerfile's CMD) on $$PORT, default 8080.

@@ -12,8 +12,8 @@ MAX_BODY_BYTES = 64 * 1024
 def create_app(settings=None, services=None) -> Flask:
     """Build the Flask app; with no arguments, settings come from the environment and `.env`."""
     from app.bootstrap import bootstrap
-    from app.settings import Settings
     from app.logs import Redactor
+    from app.settings import Settings
     from app.web import auth, console, controls, errors, health, openapi, orders, queue, request_context, webhook
 
     if services is None:

@@ -1,4 +1,4 @@
-"""What a caller is told: the one mapping from outcomes and errors to HTTP status and JSON."""
+"""What a caller is told: the one mapping from outcomes and errors to HTTP status, JSON and headers."""
 
 from __future__ import annotations
 
@@ -6,17 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.domain import errors
-
-_STATUS_BY_ERROR: list[tuple[type[errors.BridgeError], int]] = [
-    (errors.Forbidden, 403),
-    (errors.InvalidAlert, 400),
-    (errors.Unauthorized, 401),
-    (errors.AlertInFlight, 409),
-    (errors.PayloadTooLarge, 413),
-    (errors.Unexecutable, 422),
-    (errors.BrokerUnavailable, 503),
-    (errors.StateUnavailable, 503),
-]
+from app.services.record import AlertResult, Outcome
 
 
 @dataclass(frozen=True)
@@ -29,20 +19,41 @@ class Answer:
 
 
 def status_for(error: errors.BridgeError) -> int:
-    """The HTTP status for a domain error (most specific class first)."""
-    for cls, status in _STATUS_BY_ERROR:
-        if isinstance(error, cls):
-            return status
-    return 500
+    """The HTTP status a domain error carries (its class says it, stripe-python style)."""
+    return error.http_status
 
 
 def error_answer(error: errors.BridgeError, **extra: Any) -> Answer:
     """A JSON error answer naming the field or rule when there is one."""
-    body: dict[str, Any] = {"status": error.code, "message": error.message}
-    body.update({k: v for k, v in error.details.items() if v is not None})
-    body.update(extra)
+    return answer_for(AlertResult.refused(error, **extra))
+
+
+# An outcome's status when no error or stored answer sets it; any other outcome is 200.
+# "partial": a sliced order some of whose slices Fyers rejected. Not 200 (the order is not
+# what was asked) and not 5xx (a resend would place the standing slices again): 422 like a
+# partly placed multi-leg alert, stored as final.
+_STATUS_BY_OUTCOME = {
+    Outcome.PENDING: 202,
+    Outcome.QUEUED: 202,
+    Outcome.PARTIAL: 422,
+    Outcome.RECONCILED_PARTIAL: 422,
+    Outcome.REJECTED: 422,
+    Outcome.NOT_PLACED: 422,
+    Outcome.INTERNAL_ERROR: 500,
+}
+
+
+def answer_for(result: AlertResult) -> Answer:
+    """The HTTP answer to a service's result: status, body and headers."""
+    if result.stored_status is not None:
+        status = result.stored_status
+    elif result.error is not None:
+        status = status_for(result.error)
+    else:
+        status = _STATUS_BY_OUTCOME.get(result.outcome, 200)
     headers = {}
-    retry_after = error.details.get("retry_after")
-    if retry_after:
-        headers["Retry-After"] = str(max(1, round(retry_after)))
-    return Answer(status_for(error), body, headers)
+    if result.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    if result.retry_after:
+        headers["Retry-After"] = str(max(1, round(result.retry_after)))
+    return Answer(status, result.body, headers)

@@ -3,36 +3,39 @@
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import time, timedelta
+from typing import Any, TypeVar
 
 from app.adapters.coalescing import CoalescingBroker
 from app.adapters.local_state import LocalStateStore
 from app.adapters.pacer import Pacer
 from app.adapters.paper_broker import PaperBroker
 from app.adapters.symbol_master import load_symbol_master
+from app.domain.calendar import TradingCalendar
 from app.domain.contracts import IST, SymbolMaster
+from app.domain.session import TradingSession
 from app.logs import Redactor, log_event
 from app.ports import Broker, Clock, Notifier, StateStore
-from app.services.alerts import AlertRules, AlertService
-from app.services.idempotency import IdempotencyLedger
-from app.domain.calendar import TradingCalendar
-from app.domain.session import TradingSession
+from app.services.alerts import AlertService
 from app.services.controls import TradingControls
-from app.services.market import MarketGate
-from app.services.queue import MARKET_CHECK_SECONDS, AlertQueue
+from app.services.execution import Execution
+from app.services.idempotency import IdempotencyLedger
+from app.services.intake import AlertRules, Intake
 from app.services.journal import Journal
 from app.services.login import LoginService
+from app.services.market import MarketGate
+from app.services.notify import Notifications
 from app.services.placement import OrderPlacer
 from app.services.planning import OrderPlanner, RiskRules
-from app.services.notify import Notifications
+from app.services.queue import MARKET_CHECK_SECONDS, AlertQueue, QueueDrain
 from app.services.reconcile import Reconciler
 from app.services.reporting import AlertReporter
 from app.services.tokens import TokenManager
 from app.settings import PAPER_DEFAULT_SECRET, Settings
 
 log = logging.getLogger(__name__)
+RulesT = TypeVar("RulesT")
 # NSE F&O's session since 3 Aug 2026, for a master whose session column says nothing usable.
 FALLBACK_SESSION = TradingSession(time(9, 15), time(15, 40))
 
@@ -53,23 +56,18 @@ class Services:
     redactor: Redactor
     controls: TradingControls
     queue: AlertQueue
+    drain: QueueDrain
 
 
 class MasterHolder:
-    """The symbol master in use; swapped whole, never mutated."""
+    """The symbol master in use, loaded once at start and never mutated."""
 
     def __init__(self, master: SymbolMaster):
         self._master = master
-        self._lock = threading.Lock()
 
     def current(self) -> SymbolMaster:
         """The master to resolve against."""
         return self._master
-
-    def replace(self, master: SymbolMaster) -> None:
-        """Install a freshly loaded master."""
-        with self._lock:
-            self._master = master
 
 
 def load_master(settings: Settings, clock: Clock) -> SymbolMaster:
@@ -88,16 +86,25 @@ def load_master(settings: Settings, clock: Clock) -> SymbolMaster:
 
 
 def bootstrap(
-    settings: Settings, clock: Clock | None = None, redactor: Redactor | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    broker: Broker | None = None,
+    store: StateStore | None = None,
+    channels: list[Notifier] | None = None,
+    redactor: Redactor | None = None,
 ) -> Services:
-    """Build the adapters the settings ask for and wire the services."""
+    """Wire the services over the adapters the settings choose, or over the ones passed in."""
     clock = clock or Clock()
     redactor = redactor or Redactor(settings.secrets())
     if settings.broker == "paper" and settings.webhook_secret_token == PAPER_DEFAULT_SECRET:
         log.warning("WEBHOOK_SECRET_TOKEN is not set: the paper broker accepts the secret 'paper'")
-    notifications = Notifications(_channels(settings), redactor, clock, settings.notify_on)
-    store = _state_store(settings)
-    broker, login = _broker(settings, store, clock, redactor, notifications)
+    if channels is None:
+        channels = _channels(settings)
+    notifications = Notifications(channels, redactor, clock, settings.notify_on)
+    if store is None:
+        store = _state_store(settings)
+    broker, login = _broker(settings, store, clock, redactor, notifications, broker)
     broker = CoalescingBroker(broker)
     masters = MasterHolder(load_master(settings, clock))
     journal = Journal(store, clock)
@@ -107,50 +114,54 @@ def bootstrap(
     placer = OrderPlacer(broker, clock.now)
     reconciler = Reconciler(store, ledger, journal, placer, clock)
     controls = TradingControls(store, clock)
-    planner = OrderPlanner(
-        RiskRules(
-            max_lots=settings.webhook_max_qty,
-            sl_percent=settings.sl_percent,
-            tp_percent=settings.tp_percent,
-            attach_sl_tp=settings.attach_sl_tp,
-            require_short_for_buy=settings.require_short_for_buy,
-            max_orders_per_day=settings.max_orders_per_day,
-            max_open_lots=settings.max_open_lots,
-            allowed_underlyings=settings.allowed_underlyings,
-            freeze_qty=dict(settings.freeze_qty),
-            invalid_levels=settings.invalid_levels,
-        ),
-        broker,
-        masters.current,
-        controls,
-        clock,
-    )
-    rules = AlertRules(
-        webhook_secret=settings.webhook_secret_token,
-        default_product_type=settings.default_product_type,
-        deadline_seconds=settings.alert_deadline_seconds,
-        duplicate_window_seconds=settings.duplicate_window_seconds,
-        hmac_secret=settings.webhook_hmac_secret,
-        exact_strikes=settings.strike_rounding == "exact",
-        market_closed_policy=settings.market_closed_policy,
-        max_alert_age_seconds=settings.max_alert_age_seconds,
-    )
-    market = MarketGate(
-        TradingCalendar(_holidays(settings, clock), _session(masters.current())),
-        broker,
-        clock,
-        settings.market_hours_check,
-    )
+    planner = OrderPlanner(_risk_rules(settings), broker, masters.current, controls, clock)
+    market = _market_gate(settings, broker, masters, clock)
     queue = AlertQueue(
         store, clock, settings.queue_max_age_seconds, settings.claim_lease_seconds + MARKET_CHECK_SECONDS
     )
     reporter = AlertReporter(notifications, login.login_url if login else None)
+    rules = _alert_rules(settings)
+    execution = Execution(planner, ledger, placer, reconciler, controls)
     alerts = AlertService(
-        rules, planner, ledger, journal, clock, placer, reconciler, controls, market, queue, reporter
+        rules, Intake(rules, clock), execution, ledger, journal, reconciler, market, queue, reporter
     )
+    drain = QueueDrain(queue, market, alerts.run_queued, settings.alert_deadline_seconds)
     return Services(
         settings, clock, store, broker, masters, journal, alerts, reconciler, login,
-        notifications, redactor, controls, queue,
+        notifications, redactor, controls, queue, drain,
+    )
+
+
+def _risk_rules(settings: Settings) -> RiskRules:
+    """What the planner refuses or caps, from the settings."""
+    return _rules(RiskRules, settings, max_lots=settings.webhook_max_qty, freeze_qty=dict(settings.freeze_qty))
+
+
+def _alert_rules(settings: Settings) -> AlertRules:
+    """How an alert is checked and timed, from the settings."""
+    return _rules(
+        AlertRules,
+        settings,
+        webhook_secret=settings.webhook_secret_token,
+        deadline_seconds=settings.alert_deadline_seconds,
+        hmac_secret=settings.webhook_hmac_secret,
+        exact_strikes=settings.strike_rounding == "exact",
+    )
+
+
+def _rules(kind: type[RulesT], settings: Settings, **named_otherwise: Any) -> RulesT:
+    """A rules dataclass: each field is the setting of the same name, unless named otherwise."""
+    same = {f.name: getattr(settings, f.name) for f in fields(kind) if f.name not in named_otherwise}
+    return kind(**same, **named_otherwise)
+
+
+def _market_gate(settings: Settings, broker: Broker, masters: MasterHolder, clock: Clock) -> MarketGate:
+    """Market hours from the holiday calendar and the master's session, confirmed by the broker."""
+    return MarketGate(
+        TradingCalendar(_holidays(settings, clock), _session(masters.current())),
+        broker,
+        clock,
+        settings.market_hours_check,
     )
 
 
@@ -214,12 +225,14 @@ def _broker(
     clock: Clock,
     redactor: Redactor,
     notifications: Notifications,
+    broker: Broker | None,
 ) -> tuple[Broker, LoginService | None]:
-    """The paper broker, or Fyers with its token manager and login flow."""
+    """The paper broker, or Fyers with its token manager and login flow; `broker` replaces the adapter."""
     if settings.broker == "paper":
-        return PaperBroker(), None
+        return broker or PaperBroker(), None
     from app.adapters.fyers_auth import FyersAuth
-    from app.adapters.fyers_broker import FyersBroker, point_sdk_at
+    from app.adapters.fyers_broker import FyersBroker
+    from app.adapters.fyers_sdk import point_sdk_at
 
     point_sdk_at(settings.fyers_api_base_url, settings.fyers_data_base_url)
     tokens = TokenManager(store, clock, settings.gcs_tokens_file, on_secret=redactor.add)
@@ -232,8 +245,10 @@ def _broker(
     login = LoginService(
         tokens, auth, settings.fyers_pin, settings.fyers_auth_code, notifications
     )
-    pacer = Pacer(settings.fyers_rate_per_second, settings.fyers_rate_per_minute)
-    return FyersBroker(settings.fyers_app_id, tokens, pacer), login
+    if broker is None:
+        pacer = Pacer(settings.fyers_rate_per_second, settings.fyers_rate_per_minute)
+        broker = FyersBroker(settings.fyers_app_id, tokens, pacer)
+    return broker, login
 
 
 def _source_name(settings: Settings) -> str:

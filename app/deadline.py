@@ -18,10 +18,6 @@ class Deadline:
         """Seconds left, never negative."""
         return max(0.0, self._expires_at - self._clock())
 
-    def expired(self) -> bool:
-        """True once the budget is spent."""
-        return self.remaining() <= 0.0
-
     def timeout(self, cap: float) -> float:
         """A timeout for one call: the smaller of `cap` and what is left."""
         return min(cap, self.remaining())

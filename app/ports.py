@@ -9,7 +9,13 @@ from decimal import Decimal
 from typing import Any, Sequence
 
 from app.deadline import Deadline
-from app.domain.orders import BrokerOrder, OrderRequest, PlacedOrder, Position, PositionExit
+from app.domain.orders import (
+    BrokerOrder,
+    OrderRequest,
+    PlacedOrder,
+    Position,
+    PositionExit,
+)
 
 
 class Broker(ABC):
@@ -96,17 +102,6 @@ class Clock:
         return datetime.now(timezone.utc)
 
 
-class FixedClock(Clock):
-    """A clock that stays where it is set."""
-
-    def __init__(self, instant: datetime):
-        self.instant = instant
-
-    def now(self) -> datetime:
-        """The set instant."""
-        return self.instant
-
-
 @dataclass(frozen=True, slots=True)
 class Notification:
     """Something the trader should know, in a form every channel can send."""
@@ -125,3 +120,54 @@ class Notifier(ABC):
     @abstractmethod
     def send(self, notification: Notification, timeout: float) -> None:
         """Deliver within `timeout` seconds or raise."""
+
+
+@dataclass(frozen=True)
+class TokenStatus:
+    """What the operator may see about the broker session: never the tokens themselves."""
+
+    logged_in: bool
+    expires_at: datetime | None
+    reason: str
+    can_refresh: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready view."""
+        return {
+            "logged_in": self.logged_in,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "reason": self.reason,
+            "can_refresh": self.can_refresh,
+        }
+
+
+class TokenSource(ABC):
+    """The broker session's access token, as the broker adapter uses it."""
+
+    @abstractmethod
+    def access_token(self) -> str:
+        """The current access token; LoginRequired when there is none that is usable."""
+
+    @abstractmethod
+    def mark_invalid(self, access_token: str, reason: str) -> None:
+        """The broker refused this token: no call uses it again until the next login."""
+
+    @abstractmethod
+    def status(self) -> TokenStatus:
+        """Whether a usable session exists, until when, and why not."""
+
+
+class BrokerLogin(ABC):
+    """The broker's login endpoints: the login page, the auth-code exchange and the refresh."""
+
+    @abstractmethod
+    def login_url(self, state: str) -> str:
+        """The broker's login page, carrying `state` back to our callback."""
+
+    @abstractmethod
+    def exchange_code(self, auth_code: str, deadline: Deadline) -> tuple[str, str | None]:
+        """Access and refresh tokens for an auth code; LoginFailed when the broker refuses it."""
+
+    @abstractmethod
+    def refresh(self, refresh_token: str, pin: str, deadline: Deadline) -> str:
+        """A new access token from a refresh token and the PIN; LoginRequired when refused."""

@@ -34,7 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--quick", action="store_true", help="fewer samples: a smoke run of the bench itself")
     args = parser.parse_args(argv)
-    sizes = dict(alerts=60, warmup=10, repeats=1, starts=1) if args.quick else dict(alerts=300, warmup=30, repeats=3, starts=3)
+    sizes = (
+        dict(alerts=60, warmup=10, repeats=1, starts=1)
+        if args.quick
+        else dict(alerts=300, warmup=30, repeats=3, starts=3)
+    )
 
     started = datetime.now(timezone.utc)
     load_before = os.getloadavg()[0]

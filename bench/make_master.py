@@ -118,7 +118,8 @@ class _RowWriter:
             if monthly:
                 ticker = f"NSE:{underlying}{year}{month}{strike}{option_type}"
             else:
-                ticker = f"NSE:{underlying}{year}{WEEKLY_MONTH_CODES[expiry.month - 1]}{expiry.day:02d}{strike}{option_type}"
+                month_code = WEEKLY_MONTH_CODES[expiry.month - 1]
+                ticker = f"NSE:{underlying}{year}{month_code}{expiry.day:02d}{strike}{option_type}"
             details = f"{underlying} {expiry.day:02d} {month.title()} {year} {strike} {option_type}"
         expires_at = int(datetime.combine(expiry, MARKET_CLOSE, IST).timestamp())
         self.rows.append(",".join((

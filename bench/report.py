@@ -139,8 +139,8 @@ def _summary(results: Results, chosen: Server) -> str:
          f"{b.wall_median:.2f} s vs {serialized.wall_median:.2f} s (×{serialized.wall_median / b.wall_median:.1f}; "
          f"slowest answer {worst_slowest(b):.2f} s vs {worst_slowest(serialized):.2f} s)",
          serialized.wall_median / b.wall_median >= 3),
-        ("(c) spawn → first /readyz 200, 100k master", f"< {C_READY_S:g} s", f"{ready:.2f} s (worst of {len(start.ready_s)})",
-         ready < C_READY_S),
+        ("(c) spawn → first /readyz 200, 100k master", f"< {C_READY_S:g} s",
+         f"{ready:.2f} s (worst of {len(start.ready_s)})", ready < C_READY_S),
         ("(c) peak RSS (all processes)", f"< {C_PEAK_MB:g} MB", f"{peak:.0f} MB", peak < C_PEAK_MB),
         ("(d) contract resolution", f"< {D_LOOKUP_US:g} µs", f"{d.index_us:.2f} µs", d.index_us < D_LOOKUP_US),
     ]
@@ -189,19 +189,31 @@ def _overhead(results: Results) -> str:
         if memory else ""
     )
     memory_write = (f"; {k.memory_write_ms:.2f} ms in memory" if k.memory_write_ms is not None else "")
+    header = (
+        "| server | answer p50 ms | answer p99 ms | fake p50 ms | ours p50 ms | ours p99 ms |"
+        f"{memory_head} broker calls / alert | answers |"
+    )
+    state_write_row = (
+        "| local state write (claim, its completion, the journal record: atomic rename + fsync) | 3 "
+        f"| {k.state_write_ms:.2f} ms p50, {k.state_write_p99_ms:.2f} ms p99{memory_write} |"
+    )
+    round_trip_row = (
+        "| HTTP request to Fyers with `requests` (the SDK's client), zero-latency fake | 2 "
+        f"| {k.broker_round_trip_ms:.2f} ms p50, of which the fake {k.fake_ms:.2f} ms |"
+    )
     return f"""## (a) Overhead per alert, zero broker latency
 
 {n} sequential alerts per server after a warm-up of 30, distinct idempotency keys, each on a
 new connection opened before the clock starts (alerts come seconds apart, longer than a
 server keeps an idle connection). All the servers of this table run at once and take turns
 of 10 alerts (each turn after one unmeasured alert), so that whatever else the machine does
-weighs on all alike. "Answer"
-is the client's time from sending the request to reading the whole answer. "Fake" is the time the fake Fyers itself spent on that alert's broker
-calls (measured inside the fake); "ours" is answer − fake. The pacer's limits are lifted for
+weighs on all alike. "Answer" is the client's time from sending the request to reading the
+whole answer. "Fake" is the time the fake Fyers itself spent on that alert's broker calls
+(measured inside the fake); "ours" is answer − fake. The pacer's limits are lifted for
 this scenario (`FYERS_RATE_PER_SECOND=100000`, `FYERS_RATE_PER_MINUTE=1000000`) so that it
 measures our time, not Fyers's 10/s. `STATE_DIR` is in a temporary folder on the disk.{memory_text}
 
-| server | answer p50 ms | answer p99 ms | fake p50 ms | ours p50 ms | ours p99 ms |{memory_head} broker calls / alert | answers |
+{header}
 |---|---|---|---|---|---|{memory_rule}---|---|
 {chr(10).join(rows)}
 
@@ -209,8 +221,8 @@ Where the time goes (each piece measured alone in the bench process, same disk a
 
 | piece | per alert | cost |
 |---|---|---|
-| local state write (claim, its completion, the journal record: atomic rename + fsync) | 3 | {k.state_write_ms:.2f} ms p50, {k.state_write_p99_ms:.2f} ms p99{memory_write} |
-| HTTP request to Fyers with `requests` (the SDK's client), zero-latency fake | 2 | {k.broker_round_trip_ms:.2f} ms p50, of which the fake {k.fake_ms:.2f} ms |
+{state_write_row}
+{round_trip_row}
 """
 
 
@@ -234,6 +246,11 @@ def _bursts(results: Results) -> str:
             f"| {_placed(b)} | {_answers(b)} |"
         )
     repeats = len(next(iter(results.bursts.values())).runs)
+    header = (
+        "| server | wall s, median (min–max) | speed-up vs baseline 1 | slowest answer s (worst) "
+        "| broker calls per burst | 429s | peak calls in any 1 s at Fyers | over 10/s, sliding (worst burst) "
+        "| placed | answers (all bursts) |"
+    )
     return f"""## (b) 20 simultaneous alerts, 150 ms broker latency
 
 Each server: one process, logged in, one warm-up alert, then {repeats} bursts 1.1 s apart of
@@ -242,7 +259,7 @@ beforehand), distinct keys and contracts (NIFTY weekly 25500-25950 CE/PE). The f
 150 ms to every request. The pacer keeps its real limits (10/s, 200/min), so 20 orders and
 their quotes need about 2 s of pacing. Broker calls are counted by the fake.
 
-| server | wall s, median (min–max) | speed-up vs baseline 1 | slowest answer s (worst) | broker calls per burst | 429s | peak calls in any 1 s at Fyers | over 10/s, sliding (worst burst) | placed | answers (all bursts) |
+{header}
 |---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
@@ -269,6 +286,10 @@ def _startup(results: Results) -> str:
             f"| {_memory(start.peak_mb_ready)} | {_memory(start.peak_mb_after)} | {_counts(start.after_statuses)} |"
         )
     flask = results.flask_import_s
+    header = (
+        "| server | spawn → /readyz 200 s, median (min–max) | peak RSS at ready, MB "
+        "| peak RSS after 50 alerts, MB | their answers |"
+    )
     return f"""## (c) Start-up with a {results.master_rows // 1000}k-row master, and memory
 
 What is measured: a restart of a logged-in instance. The Fyers session was stored by an
@@ -282,11 +303,12 @@ MIDCPNIFTY, and {_stock_count()} stocks' options and futures, expiries from toda
 is `VmHWM` from `/proc/<pid>/status` of every process of the server, after ready and again
 after 50 alerts. {len(next(iter(results.startup)).ready_s)} starts each.
 
-| server | spawn → /readyz 200 s, median (min–max) | peak RSS at ready, MB | peak RSS after 50 alerts, MB | their answers |
+{header}
 |---|---|---|---|---|
 {chr(10).join(rows)}
 
-Reference: `python -c "import flask"` takes {percentile(flask, 50):.2f} s ({min(flask):.2f}–{max(flask):.2f}) from spawn to exit.
+Reference: `python -c "import flask"` takes {percentile(flask, 50):.2f} s
+({min(flask):.2f}–{max(flask):.2f}) from spawn to exit.
 """
 
 
@@ -333,7 +355,8 @@ def _notes(results: Results, chosen: Server) -> str:
     if burst_ok(mine):
         lines.append(
             f"- It meets every (b) target in every burst: {_placed(mine)} placed, slowest answer "
-            f"{worst_slowest(mine):.2f} s, at most {max(r.calls for r in mine.runs)} broker calls, no 429 from the fake."
+            f"{worst_slowest(mine):.2f} s, at most {max(r.calls for r in mine.runs)} broker calls, "
+            "no 429 from the fake."
         )
     else:
         lines.append(f"- No candidate met every (b) target in every burst; this one came closest "
@@ -457,9 +480,9 @@ def _setup(results: Results, commands: dict[str, str]) -> str:
   the {results.master_rows // 1000}k file), `WEBHOOK_SECRET_TOKEN`, `ADMIN_TOKEN`, `FYERS_APP_ID`, `FYERS_SECRET_ID`,
   `FYERS_REDIRECT_URI`, `FYERS_PIN`, `FYERS_API_BASE_URL` / `FYERS_DATA_BASE_URL` at the fake,
   `LOG_LEVEL=WARNING`, `NO_GCE_CHECK=true`, `PORT`, and `MARKET_HOURS_CHECK=false` (on by
-  default with Fyers, it refuses alerts outside market hours; the bench runs at any hour). It is logged in through the fake as an
-  operator does: `GET /auth-url` with the admin bearer, follow the fake's 302, `GET
-  /auth/callback?auth_code=...&state=...`.
+  default with Fyers, it refuses alerts outside market hours; the bench runs at any hour).
+  It is logged in through the fake as an operator does: `GET /auth-url` with the admin
+  bearer, follow the fake's 302, `GET /auth/callback?auth_code=...&state=...`.
 - Alerts: `{{"token": ..., "symbol": "NIFTY", "strikeprice": 26000, "optionType": "CE",
   "expiry": "WEEKLY", "action": "BUY", "qty": 65, "productType": "INTRADAY",
   "idempotency_key": ...}}` (no SL/TP: the service prices them from the LTP).

@@ -25,7 +25,14 @@ from pathlib import Path
 
 from bench.fake import TimedFake, over_limit, peak_in_window
 from bench.services import (
-    GTHREAD, SECRET, UNPACED, Client, Server, ServiceProcess, new_state_dir, service_env,
+    GTHREAD,
+    SECRET,
+    UNPACED,
+    Client,
+    Server,
+    ServiceProcess,
+    new_state_dir,
+    service_env,
 )
 
 NIFTY_LOT = 65

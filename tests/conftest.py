@@ -1,7 +1,9 @@
-"""Shared fixtures: settings over a temp directory, a fixed clock, the app and its client."""
+"""Shared fixtures: settings over a temp directory, a fixed clock, the bridge built for a test and its client."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from datetime import datetime
 
@@ -10,10 +12,11 @@ import pytest
 os.environ.setdefault("NO_GCE_CHECK", "true")
 
 from app import create_app  # noqa: E402
-from app.bootstrap import bootstrap  # noqa: E402
+from app.adapters.paper_broker import PaperBroker  # noqa: E402
+from app.bootstrap import Services, bootstrap  # noqa: E402
 from app.domain.contracts import IST  # noqa: E402
-from app.ports import FixedClock  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from tests.clock import FixedClock  # noqa: E402
 
 SECRET = "test-secret-0123456789"
 # Wednesday 18 Nov 2026, 10:00 IST: NSE is open; Tuesday 24 Nov is a holiday, so
@@ -40,6 +43,52 @@ def seed_alert(**overrides):
     return {k: v for k, v in alert.items() if v is not None}
 
 
+def send_alert(client, payload=None, *, content_type="application/json", headers=None, path="/webhook", **overrides):
+    """POST an alert as TradingView does: `payload` (a dict, or a raw body), else the seed alert with `overrides`."""
+    if payload is None:
+        payload = seed_alert(**overrides)
+    elif overrides:
+        raise TypeError("overrides change the seed alert; pass them without a payload")
+    body = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
+    return client.post(path, data=body, content_type=content_type, headers=headers or {})
+
+
+@dataclasses.dataclass
+class Bridge:
+    """A bridge built for a test through the real wiring: its services, its app and a client."""
+
+    services: Services
+    app: object  # the Flask app
+    client: object  # its test client
+    paper: PaperBroker | None  # the paper broker beneath the coalescing wrapper, whose book tests read
+
+
+def build_bridge(settings: Settings, *, clock=None, broker=None, store=None, channels=None) -> Bridge:
+    """Wire a bridge through the real bootstrap, with fakes plugged in; the caller closes its broker."""
+    if broker is None and settings.broker == "paper":
+        broker = PaperBroker()
+    services = bootstrap(settings, clock=clock, broker=broker, store=store, channels=channels)
+    app = create_app(services=services)
+    return Bridge(services, app, app.test_client(), broker if isinstance(broker, PaperBroker) else None)
+
+
+@pytest.fixture
+def make_bridge(settings, clock):
+    """Build bridges: settings overrides, or other `settings`, `clock`, `broker`, `store`, `channels`."""
+    built: list[Bridge] = []
+
+    def build(*, settings=settings, clock=clock, broker=None, store=None, channels=None, **overrides) -> Bridge:
+        bridge = build_bridge(
+            dataclasses.replace(settings, **overrides), clock=clock, broker=broker, store=store, channels=channels
+        )
+        built.append(bridge)
+        return bridge
+
+    yield build
+    for bridge in built:
+        bridge.services.broker.close()
+
+
 @pytest.fixture
 def clock():
     return FixedClock(MARKET_MORNING)
@@ -51,18 +100,29 @@ def settings(tmp_path):
 
 
 @pytest.fixture
-def services(settings, clock):
-    return bootstrap(settings, clock)
+def paper_bridge(make_bridge):
+    return make_bridge()
 
 
 @pytest.fixture
-def app(services):
-    return create_app(services=services)
+def services(paper_bridge):
+    return paper_bridge.services
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
+def paper(paper_bridge):
+    """The paper broker's own book: every order the bridge placed."""
+    return paper_bridge.paper
+
+
+@pytest.fixture
+def app(paper_bridge):
+    return paper_bridge.app
+
+
+@pytest.fixture
+def client(paper_bridge):
+    return paper_bridge.client
 
 
 # -- Fyers: the real SDK against the fake Fyers server ------------------------------------
@@ -108,34 +168,30 @@ def fyers_settings(tmp_path, fake_fyers):
 
 
 @pytest.fixture
-def fyers_services(fyers_settings, clock):
-    services = bootstrap(fyers_settings, clock)
-    yield services
-    services.broker.close()
+def fyers_bridge(make_bridge, fyers_settings):
+    return make_bridge(settings=fyers_settings)
 
 
 @pytest.fixture
-def fyers_client(fyers_services):
-    return create_app(services=fyers_services).test_client()
+def fyers_services(fyers_bridge):
+    return fyers_bridge.services
 
 
 @pytest.fixture
-def fyers(fyers_settings, clock, fake_fyers):
+def fyers_client(fyers_bridge):
+    return fyers_bridge.client
+
+
+@pytest.fixture
+def fyers(make_bridge, fyers_settings, fake_fyers):
     """Build logged-in bridges on BROKER=fyers against the fake; keyword overrides change the settings."""
-    import dataclasses
-
-    built = []
 
     def build(**overrides):
-        services = bootstrap(dataclasses.replace(fyers_settings, **overrides), clock)
-        client = create_app(services=services).test_client()
-        assert browser_login(client, fake_fyers).status_code == 200
-        built.append(services)
-        return client, services
+        bridge = make_bridge(settings=fyers_settings, **overrides)
+        assert browser_login(bridge.client, fake_fyers).status_code == 200
+        return bridge.client, bridge.services
 
-    yield build
-    for services in built:
-        services.broker.close()
+    return build
 
 
 def admin_headers():

@@ -99,8 +99,14 @@ def test_too_many_lots_is_refused_by_the_rule():
 @pytest.mark.parametrize(
     "payload, expected",
     [
-        ({"secret": "s", "option_type": "pe", "strike": 24000, "quantity": "65", "stop_loss": 5, "target": 9}, ("PE", Decimal(24000), 65, Decimal(5), Decimal(9))),
-        ({"token": "s", "optionType": "CE", "strike": 1, "strikeprice": 24000, "qty": 65}, ("CE", Decimal(24000), 65, None, None)),
+        (
+            {"secret": "s", "option_type": "pe", "strike": 24000, "quantity": "65", "stop_loss": 5, "target": 9},
+            ("PE", Decimal(24000), 65, Decimal(5), Decimal(9)),
+        ),
+        (
+            {"token": "s", "optionType": "CE", "strike": 1, "strikeprice": 24000, "qty": 65},
+            ("CE", Decimal(24000), 65, None, None),
+        ),
     ],
 )
 def test_aliases_of_the_other_seed_systems(payload, expected):
@@ -128,5 +134,15 @@ def test_legs_share_the_message_fields_and_errors_name_the_leg():
     assert [leg.option_type for leg in message.legs] == ["CE", "PE"]
     assert all(leg.product_type == "MARGIN" and leg.underlying == "NIFTY" for leg in message.legs)
     with pytest.raises(InvalidAlert) as bad:
-        parse_message({"symbol": "NIFTY", "expiry": "WEEKLY", "legs": [{"strikeprice": 1, "optionType": "CE", "action": "BUY"}, {"strikeprice": "x", "optionType": "CE", "action": "BUY"}]}, default_product_type="INTRADAY")
+        parse_message(
+            {
+                "symbol": "NIFTY",
+                "expiry": "WEEKLY",
+                "legs": [
+                    {"strikeprice": 1, "optionType": "CE", "action": "BUY"},
+                    {"strikeprice": "x", "optionType": "CE", "action": "BUY"},
+                ],
+            },
+            default_product_type="INTRADAY",
+        )
     assert bad.value.field == "legs[1].strikeprice"

@@ -8,10 +8,8 @@ import json
 
 import pytest
 
-from app import create_app
-from app.bootstrap import bootstrap
 from app.domain.orders import Side
-from tests.conftest import SECRET, admin_headers, seed_alert
+from tests.conftest import SECRET, admin_headers, seed_alert, send_alert
 
 STRADDLE = {
     "token": SECRET,
@@ -37,18 +35,6 @@ SPREAD = {
 }
 
 
-def post(client, payload, path="/webhook", **kwargs):
-    return client.post(path, data=json.dumps(payload), content_type="application/json", **kwargs)
-
-
-def paper_client(tmp_path, clock, **overrides):
-    from app.settings import Settings
-
-    settings = Settings(webhook_secret_token=SECRET, state_dir=str(tmp_path / "v"), admin_token="admin-test-token", **overrides)
-    services = bootstrap(settings, clock)
-    return create_app(services=services).test_client(), services
-
-
 # -- payload variants ----------------------------------------------------------------------
 
 
@@ -58,20 +44,20 @@ def test_aliases_and_tradingview_strings_place_the_same_order(client, services):
         "action": "{{strategy.order.action}}".replace("{{strategy.order.action}}", "buy"),
         "quantity": "65", "stop_loss": "80.5", "target": "140", "idempotency_key": "alias-1",
     }
-    response = post(client, alias)
+    response = send_alert(client, alias)
     assert response.status_code == 200, response.json
     assert response.json["symbol"] == "NSE:NIFTY26NOV26000CE" and response.json["qty"] == 65
 
 
-def test_lots_instead_of_qty(tmp_path, clock):
-    client, services = paper_client(tmp_path, clock, webhook_max_qty=3)
-    response = post(client, seed_alert(qty=None, lots="2"))
+def test_lots_instead_of_qty(make_bridge):
+    client = make_bridge(webhook_max_qty=3).client
+    response = send_alert(client, seed_alert(qty=None, lots="2"))
     assert response.status_code == 200 and response.json["qty"] == 130 and response.json["lots"] == 2
 
 
-def test_strategy_reaches_the_journal_and_the_order_tag(client, services, clock):
-    post(client, seed_alert(strategy="ORB 15m"))
-    [order] = services.broker.orders
+def test_strategy_reaches_the_journal_and_the_order_tag(client, services, clock, paper):
+    send_alert(client, seed_alert(strategy="ORB 15m"))
+    [order] = paper.orders
     assert order.tag.startswith("ORB15m")
     assert services.journal.day(clock.now().date())[0]["strategy"] == "ORB 15m"
 
@@ -86,7 +72,7 @@ def test_strategy_reaches_the_journal_and_the_order_tag(client, services, clock)
 )
 def test_relative_strikes_off_the_index_spot(client, services, choice, option_type, strike):
     # The paper broker quotes NSE:NIFTY50-INDEX at 26000.
-    response = post(client, seed_alert(strikeprice=choice, optionType=option_type, sl=None, tp=None))
+    response = send_alert(client, seed_alert(strikeprice=choice, optionType=option_type, sl=None, tp=None))
     assert response.status_code == 200, response.json
     assert response.json["strike"] == strike and response.json["strike_choice"] == choice
 
@@ -94,23 +80,31 @@ def test_relative_strikes_off_the_index_spot(client, services, choice, option_ty
 def test_relative_strike_uses_the_fyers_index_quote(fyers, fake_fyers):
     client, _ = fyers()
     fake_fyers.set_ltp("NSE:NIFTY50-INDEX", 26130.35)
-    response = post(client, seed_alert(strikeprice="ATM"))
+    response = send_alert(client, seed_alert(strikeprice="ATM"))
     assert response.status_code == 200, response.json
     assert response.json["strike"] == 26150
     assert any(c["path"] == "quotes" and "NIFTY50-INDEX" in c["query"].get("symbols", "") for c in fake_fyers.calls)
 
 
-def test_nearest_strike_rounding(tmp_path, clock):
-    exact_client, _ = paper_client(tmp_path / "a", clock)
-    assert post(exact_client, seed_alert(strikeprice=26012.4)).status_code == 422
-    client, _ = paper_client(tmp_path / "b", clock, strike_rounding="nearest")
-    response = post(client, seed_alert(strikeprice=26012.4))
+def test_nearest_strike_rounding(make_bridge, tmp_path):
+    exact_client = make_bridge(state_dir=str(tmp_path / "a")).client
+    assert send_alert(exact_client, seed_alert(strikeprice=26012.4)).status_code == 422
+    client = make_bridge(state_dir=str(tmp_path / "b"), strike_rounding="nearest").client
+    response = send_alert(client, seed_alert(strikeprice=26012.4))
     assert response.status_code == 200 and response.json["strike"] == 26000
 
 
-@pytest.mark.parametrize("expiry, expected", [("WEEKLY", "2026-11-23"), ("NEXT_WEEKLY", "2026-12-01"), ("MONTHLY", "2026-11-23"), ("NEXT_MONTHLY", "2026-12-29")])
+@pytest.mark.parametrize(
+    "expiry, expected",
+    [
+        ("WEEKLY", "2026-11-23"),
+        ("NEXT_WEEKLY", "2026-12-01"),
+        ("MONTHLY", "2026-11-23"),
+        ("NEXT_MONTHLY", "2026-12-29"),
+    ],
+)
 def test_expiry_selectors(client, expiry, expected):
-    response = post(client, seed_alert(expiry=expiry, idempotency_key=expiry))
+    response = send_alert(client, seed_alert(expiry=expiry, idempotency_key=expiry))
     assert response.status_code == 200, response.json
     assert response.json["expiry"] == expected
 
@@ -121,21 +115,21 @@ def test_expiry_selectors(client, expiry, expected):
 def test_straddle_places_two_orders_and_a_resend_places_none(fyers, fake_fyers):
     client, _ = fyers(webhook_max_qty=2)
     fake_fyers.set_ltp("NSE:NIFTY50-INDEX", 26010.0)
-    response = post(client, STRADDLE)
+    response = send_alert(client, STRADDLE)
     assert response.status_code == 200, response.json
     assert response.json["status"] == "placed" and len(response.json["legs"]) == 2
     orders = fake_fyers.placed_orders()
     assert [o["symbol"] for o in orders] == ["NSE:NIFTY26NOV26000CE", "NSE:NIFTY26NOV26000PE"]
     assert all(o["side"] == -1 and o["productType"] == "MARGIN" for o in orders)
     assert all(o["orderTag"].startswith("1:Straddle") for o in orders)
-    again = post(client, STRADDLE)
+    again = send_alert(client, STRADDLE)
     assert again.json == response.json
     assert len(fake_fyers.placed_orders()) == 2
 
 
 def test_spread_places_the_buy_leg_first(fyers, fake_fyers):
     client, _ = fyers()
-    response = post(client, SPREAD)
+    response = send_alert(client, SPREAD)
     assert response.status_code == 200, response.json
     assert [(o["symbol"], o["side"]) for o in fake_fyers.placed_orders()] == [
         ("NSE:NIFTY26NOV26200CE", 1),
@@ -148,17 +142,17 @@ def test_a_leg_that_cannot_resolve_places_no_leg(fyers, fake_fyers):
     client, _ = fyers()
     bad = json.loads(json.dumps(SPREAD))
     bad["legs"][0]["strikeprice"] = 26010  # not listed
-    response = post(client, bad)
+    response = send_alert(client, bad)
     assert response.status_code == 422 and response.json["status"] == "contract_not_found"
     assert fake_fyers.count("orders/sync") == 0
 
 
-def test_an_invalid_leg_names_its_field(client, services):
+def test_an_invalid_leg_names_its_field(client, paper):
     bad = json.loads(json.dumps(SPREAD))
     bad["legs"][1]["optionType"] = "XX"
-    response = post(client, bad)
+    response = send_alert(client, bad)
     assert response.status_code == 400 and response.json["field"] == "legs[1].optionType"
-    assert services.broker.orders == []
+    assert paper.orders == []
 
 
 def test_a_leg_failing_after_another_stands_says_which(fyers, fake_fyers):
@@ -167,14 +161,14 @@ def test_a_leg_failing_after_another_stands_says_which(fyers, fake_fyers):
     fake_fyers.add_fault("orders/sync", "latency", seconds=0)
     rejection = {"s": "error", "code": -99, "message": "RED:Margin Shortfall"}
     fake_fyers.add_fault("orders/sync", "status", status=400, body=rejection)
-    response = post(client, SPREAD)
+    response = send_alert(client, SPREAD)
     assert response.status_code == 422, response.json
     assert response.json["status"] == "partial"
     assert [(leg["side"], leg["status"]) for leg in response.json["legs"]] == [("BUY", "placed"), ("SELL", "failed")]
     assert "1 of 2" in response.json["message"] and "Margin Shortfall" in response.json["message"]
     [hedge] = fake_fyers.placed_orders()
     assert hedge["side"] == 1
-    again = post(client, SPREAD)  # the answer is final: a resend sends nothing
+    again = send_alert(client, SPREAD)  # the answer is final: a resend sends nothing
     assert again.json == response.json and fake_fyers.count("orders/sync") == 2
 
 
@@ -183,41 +177,43 @@ def test_a_leg_whose_outcome_is_unknown_is_pending_while_the_hedge_stands(fyers,
     fake_fyers.add_fault("orders/sync", "latency", seconds=0)
     fake_fyers.add_fault("orders/sync", "reset_before", times=None)
     fake_fyers.add_fault("quotes", "latency", seconds=0)
-    response = post(client, SPREAD)
+    response = send_alert(client, SPREAD)
     assert response.status_code == 202, response.json
     fake_fyers.clear_faults()
     assert [leg["status"] for leg in response.json["legs"]] == ["placed", "pending"]
     assert len(fake_fyers.placed_orders()) == 1
-    again = post(client, SPREAD)  # each leg has its own key: nothing is sent again
+    again = send_alert(client, SPREAD)  # each leg has its own key: nothing is sent again
     assert again.status_code == 202 and fake_fyers.count("orders/sync") == 2
 
 
 # -- exits and position rules ----------------------------------------------------------------
 
 
-def test_exit_with_no_position_places_nothing_and_says_so(client, services):
-    response = post(client, seed_alert(action="EXIT", idempotency_key="exit-0"))
+def test_exit_with_no_position_places_nothing_and_says_so(client, paper):
+    response = send_alert(client, seed_alert(action="EXIT", idempotency_key="exit-0"))
     assert response.status_code == 200
     assert response.json["status"] == "nothing_to_close"
     assert "NSE:NIFTY26NOV26000CE" in response.json["message"]
-    assert services.broker.orders == []
+    assert paper.orders == []
 
 
-def test_exit_closes_the_position_and_never_opens_one(client, services):
-    post(client, seed_alert(action="SELL", idempotency_key="open-short"))
-    response = post(client, seed_alert(action="EXIT", qty=None, idempotency_key="exit-1"))
+def test_exit_closes_the_position_and_never_opens_one(client, paper):
+    send_alert(client, seed_alert(action="SELL", idempotency_key="open-short"))
+    response = send_alert(client, seed_alert(action="EXIT", qty=None, idempotency_key="exit-1"))
     assert response.status_code == 200, response.json
     assert response.json["side"] == "BUY" and response.json["qty"] == 65 and response.json["closing"] is True
-    assert [o.side for o in services.broker.orders] == [Side.SELL, Side.BUY]
-    again = post(client, seed_alert(action="EXIT", idempotency_key="exit-2"))
+    assert [o.side for o in paper.orders] == [Side.SELL, Side.BUY]
+    again = send_alert(client, seed_alert(action="EXIT", idempotency_key="exit-2"))
     assert again.json["status"] == "nothing_to_close"
 
 
 def test_exit_of_a_whole_underlying(fyers, fake_fyers):
     client, _ = fyers(webhook_max_qty=2)
-    post(client, seed_alert(idempotency_key="a"))
-    post(client, seed_alert(strikeprice=26100, optionType="PE", action="SELL", qty=130, idempotency_key="b"))
-    response = post(client, {"token": SECRET, "symbol": "NIFTY", "action": "EXIT", "scope": "underlying", "idempotency_key": "flat"})
+    send_alert(client, seed_alert(idempotency_key="a"))
+    send_alert(client, seed_alert(strikeprice=26100, optionType="PE", action="SELL", qty=130, idempotency_key="b"))
+    response = send_alert(
+        client, {"token": SECRET, "symbol": "NIFTY", "action": "EXIT", "scope": "underlying", "idempotency_key": "flat"}
+    )
     assert response.status_code == 200, response.json
     closing = fake_fyers.placed_orders()[2:]
     assert sorted((o["symbol"], o["side"], o["qty"]) for o in closing) == [
@@ -228,13 +224,14 @@ def test_exit_of_a_whole_underlying(fyers, fake_fyers):
     assert all(p["netQty"] == 0 for p in fake_fyers.positions)
 
 
-def test_require_short_for_buy(tmp_path, clock):
-    client, services = paper_client(tmp_path, clock, require_short_for_buy=True)
-    refused = post(client, seed_alert(idempotency_key="b1"))
+def test_require_short_for_buy(make_bridge):
+    bridge = make_bridge(require_short_for_buy=True)
+    client = bridge.client
+    refused = send_alert(client, seed_alert(idempotency_key="b1"))
     assert refused.status_code == 422 and refused.json["rule"] == "REQUIRE_SHORT_FOR_BUY"
-    assert post(client, seed_alert(action="SELL", idempotency_key="s1")).status_code == 200
-    assert post(client, seed_alert(idempotency_key="b2")).status_code == 200  # covers the short
-    assert len(services.broker.orders) == 2
+    assert send_alert(client, seed_alert(action="SELL", idempotency_key="s1")).status_code == 200
+    assert send_alert(client, seed_alert(idempotency_key="b2")).status_code == 200  # covers the short
+    assert len(bridge.paper.orders) == 2
 
 
 # -- risk gates ------------------------------------------------------------------------------
@@ -249,41 +246,56 @@ def test_require_short_for_buy(tmp_path, clock):
         ({"max_open_lots": 1, "webhook_max_qty": 5}, "second", "MAX_OPEN_LOTS"),
     ],
 )
-def test_every_gate_refuses_with_422_and_places_nothing(tmp_path, clock, overrides, alert, rule):
-    client, services = paper_client(tmp_path, clock, **overrides)
+def test_every_gate_refuses_with_422_and_places_nothing(make_bridge, overrides, alert, rule):
+    bridge = make_bridge(**overrides)
+    client = bridge.client
     if alert == "second":
-        assert post(client, seed_alert(idempotency_key="first")).status_code == 200
+        assert send_alert(client, seed_alert(idempotency_key="first")).status_code == 200
         alert = seed_alert(idempotency_key="second", strikeprice=26100)
-    before = len(services.broker.orders)
-    response = post(client, alert)
+    before = len(bridge.paper.orders)
+    response = send_alert(client, alert)
     assert response.status_code == 422, response.json
     assert response.json["status"] == "risk_refused" and response.json["rule"] == rule
-    assert len(services.broker.orders) == before
+    assert len(bridge.paper.orders) == before
 
 
 def test_kill_switch_refuses_entries_but_allows_exits(client, services):
-    assert post(client, seed_alert(action="SELL", idempotency_key="pos")).status_code == 200
+    assert send_alert(client, seed_alert(action="SELL", idempotency_key="pos")).status_code == 200
     assert client.post("/admin/pause", json={"reason": "news"}, headers=admin_headers()).json["status"] == "paused"
-    refused = post(client, seed_alert(idempotency_key="blocked"))
+    refused = send_alert(client, seed_alert(idempotency_key="blocked"))
     assert refused.status_code == 422 and refused.json["rule"] == "paused" and "news" in refused.json["message"]
-    exit_ = post(client, seed_alert(action="EXIT", idempotency_key="exit-while-paused"))
+    exit_ = send_alert(client, seed_alert(action="EXIT", idempotency_key="exit-while-paused"))
     assert exit_.status_code == 200 and exit_.json["closing"] is True
     assert client.get("/admin/status", headers=admin_headers()).json["paused"] is True
     client.post("/admin/resume", headers=admin_headers())
-    assert post(client, seed_alert(idempotency_key="after")).status_code == 200
+    assert send_alert(client, seed_alert(idempotency_key="after")).status_code == 200
     assert client.post("/admin/pause").status_code == 401
 
 
-def test_a_refused_alert_does_not_use_up_the_daily_limit(tmp_path, clock):
-    client, services = paper_client(tmp_path, clock, max_orders_per_day=1)
-    assert post(client, seed_alert(strikeprice=26010, idempotency_key="bad")).status_code == 422
-    assert post(client, seed_alert(idempotency_key="ok")).status_code == 200
+def test_a_refused_alert_does_not_use_up_the_daily_limit(make_bridge):
+    bridge = make_bridge(max_orders_per_day=1)
+    client, services = bridge.client, bridge.services
+    assert send_alert(client, seed_alert(strikeprice=26010, idempotency_key="bad")).status_code == 422
+    assert send_alert(client, seed_alert(idempotency_key="ok")).status_code == 200
     assert services.controls.orders_today() == 1
+
+
+@pytest.mark.parametrize("limit", [None, 5])
+def test_orders_today_counts_placed_entries_with_or_without_a_limit(make_bridge, limit):
+    bridge = make_bridge(max_orders_per_day=limit)
+    client, services = bridge.client, bridge.services
+    assert send_alert(client, seed_alert(idempotency_key="one")).status_code == 200
+    assert send_alert(client, seed_alert(strikeprice=26010, idempotency_key="bad")).status_code == 422
+    assert send_alert(client, seed_alert(action="EXIT", idempotency_key="out")).status_code == 200
+    assert send_alert(client, seed_alert(idempotency_key="two")).status_code == 200
+    assert services.controls.orders_today() == 2  # entries placed; the refusal and the exit are not
+    status = client.get("/admin/status", headers=admin_headers()).json
+    assert status["orders_today"] == 2
 
 
 def test_orders_above_the_freeze_quantity_are_sliced(fyers, fake_fyers):
     client, _ = fyers(webhook_max_qty=40, freeze_qty=(("NIFTY", 1800),))
-    response = post(client, seed_alert(qty=65 * 30))
+    response = send_alert(client, seed_alert(qty=65 * 30))
     assert response.status_code == 200, response.json
     sent = [c for c in fake_fyers.calls if c["path"] == "orders/sync"][-1]["body"]
     assert sent["isSliceOrder"] is True and sent["qty"] == 1950
@@ -297,13 +309,16 @@ def test_orders_above_the_freeze_quantity_are_sliced(fyers, fake_fyers):
 def test_dry_run_answers_the_exact_order_and_places_nothing(fyers, fake_fyers, via):
     client, services = fyers(max_orders_per_day=1)
     alert = seed_alert(productType="BO", sl=None, tp=None)
-    dry = post(client, {**alert, "dry_run": True}) if via == "field" else post(client, alert, path="/webhook/test")
+    if via == "field":
+        dry = send_alert(client, {**alert, "dry_run": True})
+    else:
+        dry = send_alert(client, alert, path="/webhook/test")
     assert dry.status_code == 200, dry.json
     assert dry.json["status"] == "dry_run"
     assert fake_fyers.count("orders/sync") == 0
     assert services.controls.orders_today() == 0
     [would] = dry.json["orders"]
-    live = post(client, alert)  # the same key: the dry run claimed nothing
+    live = send_alert(client, alert)  # the same key: the dry run claimed nothing
     assert live.status_code == 200, live.json
     [order] = fake_fyers.placed_orders()
     assert (would["symbol"], would["qty"], would["side"], would["product_type"]) == (
@@ -313,22 +328,28 @@ def test_dry_run_answers_the_exact_order_and_places_nothing(fyers, fake_fyers, v
 
 
 def test_dry_run_still_authenticates_and_gates(client, services):
-    assert post(client, seed_alert(token="wrong"), path="/webhook/test").status_code == 401
-    refused = post(client, seed_alert(qty=130), path="/webhook/test")
+    assert send_alert(client, seed_alert(token="wrong"), path="/webhook/test").status_code == 401
+    refused = send_alert(client, seed_alert(qty=130), path="/webhook/test")
     assert refused.status_code == 422 and refused.json["rule"] == "WEBHOOK_MAX_QTY"
 
 
 # -- HMAC --------------------------------------------------------------------------------------
 
 
-def test_hmac_signed_body_is_accepted_without_the_token(tmp_path, clock):
-    client, services = paper_client(tmp_path, clock, webhook_hmac_secret="hmac-key-123")
+def test_hmac_signed_body_is_accepted_without_the_token(make_bridge):
+    bridge = make_bridge(webhook_hmac_secret="hmac-key-123")
+    client = bridge.client
     body = json.dumps(seed_alert(token=None)).encode()
     signature = "sha256=" + hmac.new(b"hmac-key-123", body, hashlib.sha256).hexdigest()
     ok = client.post("/webhook", data=body, content_type="application/json", headers={"X-Signature": signature})
     assert ok.status_code == 200, ok.json
-    bad = client.post("/webhook", data=body, content_type="application/json", headers={"X-Signature": "sha256=" + "0" * 64})
+    bad = client.post(
+        "/webhook", data=body, content_type="application/json", headers={"X-Signature": "sha256=" + "0" * 64}
+    )
     assert bad.status_code == 401
     tampered = body.replace(b"26000", b"26100")
-    assert client.post("/webhook", data=tampered, content_type="application/json", headers={"X-Signature": signature}).status_code == 401
-    assert len(services.broker.orders) == 1
+    refused = client.post(
+        "/webhook", data=tampered, content_type="application/json", headers={"X-Signature": signature}
+    )
+    assert refused.status_code == 401
+    assert len(bridge.paper.orders) == 1

@@ -3,24 +3,16 @@ and sl/tp levels that are replaced or refused, each refusal naming the field and
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
 
-from app import create_app
-from app.bootstrap import bootstrap
 from app.domain.alert import nearest_field, parse_message, shown, underlying_named
 from app.domain.errors import InvalidAlert
 from app.domain.strikes import StrikeChoice, parse_relative
-from tests.conftest import SECRET, browser_login, seed_alert
+from tests.conftest import SECRET, seed_alert, send_alert
 
 LEG = {"strikeprice": 26000, "optionType": "CE", "action": "BUY"}
-
-
-def post(client, payload, content_type="application/json"):
-    body = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
-    return client.post("/webhook", data=body, content_type=content_type)
 
 
 def legs(*extra: dict) -> dict:
@@ -48,9 +40,12 @@ REFUSALS = [
         seed_alert(qty="{{strategy.order.contracts}}"), "qty", "only in strategy alerts", None, id="placeholder-qty"
     ),
     pytest.param(
-        seed_alert(idempotency_key="{{strategy.order.id}}-1"), "idempotency_key", "{{strategy.*}}", None, id="placeholder-key"
+        seed_alert(idempotency_key="{{strategy.order.id}}-1"), "idempotency_key", "{{strategy.*}}", None,
+        id="placeholder-key",
     ),
-    pytest.param(seed_alert(strikeprice="{{plot_0}}"), "strikeprice", "{{plot_0}} unfilled", None, id="placeholder-other"),
+    pytest.param(
+        seed_alert(strikeprice="{{plot_0}}"), "strikeprice", "{{plot_0}} unfilled", None, id="placeholder-other"
+    ),
     pytest.param(
         legs({**LEG, "action": "{{strategy.order.action}}"}), "legs[1].action", "only in strategy alerts", None,
         id="placeholder-leg",
@@ -77,34 +72,34 @@ REFUSALS = [
 
 
 @pytest.mark.parametrize("alert, field, echoed, suggestion", REFUSALS)
-def test_each_refusal_names_the_field_echoes_the_value_and_suggests(client, services, alert, field, echoed, suggestion):
-    response = post(client, alert)
+def test_each_refusal_names_the_field_echoes_the_value_and_suggests(client, paper, alert, field, echoed, suggestion):
+    response = send_alert(client, alert)
     assert response.status_code == 400, response.json
     assert response.json["field"] == field
     assert echoed in response.json["message"]
     assert response.json.get("suggestion") == suggestion
     if suggestion:
         assert f"did you mean {suggestion}?" in response.json["message"]
-    assert services.broker.orders == []
+    assert paper.orders == []
 
 
 def test_a_long_value_is_echoed_short(client):
-    response = post(client, seed_alert(symbol="N" * 5000))
+    response = send_alert(client, seed_alert(symbol="N" * 5000))
     assert response.status_code == 400 and response.json["field"] == "symbol"
     assert '"NNNN' in response.json["message"] and len(response.json["message"]) < 250
 
 
 @pytest.mark.parametrize("name", ["Token", "secret_key", "tokenn"])
-def test_a_misspelt_secret_is_refused_without_echoing_it(client, services, name):
-    response = post(client, seed_alert(**{name: SECRET}))
+def test_a_misspelt_secret_is_refused_without_echoing_it(client, paper, name):
+    response = send_alert(client, seed_alert(**{name: SECRET}))
     assert response.status_code == 400 and response.json["field"] == name
     assert SECRET not in json.dumps(response.json)
-    assert services.broker.orders == []
+    assert paper.orders == []
 
 
 def test_an_unfilled_placeholder_is_named_before_the_value_check(client):
     # Without the placeholder rule, this is "action must be one of BUY, SELL, EXIT".
-    response = post(client, seed_alert(action="{{strategy.order.action}}"))
+    response = send_alert(client, seed_alert(action="{{strategy.order.action}}"))
     assert "TradingView fills {{strategy.*}} only in strategy alerts" in response.json["message"]
 
 
@@ -122,14 +117,14 @@ def test_meta_comment_and_tradingview_fields_are_allowed_and_journaled(client, s
         "exchange": "NSE",
         "timenow": "2026-11-18T04:30:00Z",
     }
-    response = post(client, seed_alert(**informational))
+    response = send_alert(client, seed_alert(**informational))
     assert response.status_code == 200, response.json
     record = services.journal.day(clock.now().date())[-1]
     assert {k: record["alert"][k] for k in informational} == informational
 
 
 def test_a_large_meta_does_not_cost_the_journal_the_trading_fields(client, services, clock):
-    response = post(client, seed_alert(meta={"notes": "x" * 5000}))
+    response = send_alert(client, seed_alert(meta={"notes": "x" * 5000}))
     assert response.status_code == 200, response.json
     kept = services.journal.day(clock.now().date())[-1]["alert"]
     assert kept["symbol"] == "NIFTY" and kept["qty"] == 65 and kept["meta"].endswith("bytes, not kept>")
@@ -140,7 +135,7 @@ def test_a_large_meta_does_not_cost_the_journal_the_trading_fields(client, servi
     ["NIFTY", "nifty", "NIFTY1!", "NSE:NIFTY", "NIFTY50", "NSE:NIFTY50", "nse:nifty1!"],
 )
 def test_tradingview_tickers_for_nifty_place_the_nifty_order(client, services, symbol):
-    response = post(client, seed_alert(symbol=symbol, idempotency_key=f"ticker-{symbol}"))
+    response = send_alert(client, seed_alert(symbol=symbol, idempotency_key=f"ticker-{symbol}"))
     assert response.status_code == 200, response.json
     assert response.json["symbol"] == "NSE:NIFTY26NOV26000CE"
 
@@ -148,13 +143,13 @@ def test_tradingview_tickers_for_nifty_place_the_nifty_order(client, services, s
 # -- JSON syntax -----------------------------------------------------------------------------------
 
 
-def test_a_json_syntax_error_gives_line_column_and_an_excerpt(client, services):
+def test_a_json_syntax_error_gives_line_column_and_an_excerpt(client, paper):
     body = '{"token": "' + SECRET + '",\n "symbol": "NIFTY",\n "qty": 65 "action": "BUY"}'
-    response = post(client, body, "text/plain")
+    response = send_alert(client, body, content_type="text/plain")
     assert response.status_code == 400 and response.json["field"] == "body"
     assert (response.json["line"], response.json["column"]) == (3, 12)
     assert "line 3, column 12" in response.json["message"] and "65" in response.json["message"]
-    assert services.broker.orders == []
+    assert paper.orders == []
 
 
 @pytest.mark.parametrize(
@@ -167,7 +162,7 @@ def test_a_json_syntax_error_gives_line_column_and_an_excerpt(client, services):
     ],
 )
 def test_a_json_syntax_error_never_echoes_a_secret(client, body):
-    response = post(client, body)
+    response = send_alert(client, body)
     assert response.status_code == 400 and response.json["field"] == "body"
     assert "line 1" in response.json["message"]
     answer = json.dumps(response.json)
@@ -179,7 +174,7 @@ def test_a_json_syntax_error_never_echoes_a_secret(client, body):
 
 def test_a_replaced_level_is_listed_in_the_answer_and_the_journal(client, services, clock):
     # The paper LTP of NIFTY 26000 CE is 148.90: a BUY's stop at 150 is above it.
-    response = post(client, seed_alert(sl=150, tp=300))
+    response = send_alert(client, seed_alert(sl=150, tp=300))
     assert response.status_code == 200, response.json
     assert response.json["adjustments"] == [
         {"field": "sl", "sent": 150.0, "used": 126.55, "reason": "a BUY's stop-loss must be below the LTP 148.90"}
@@ -191,43 +186,37 @@ def test_a_replaced_level_is_listed_in_the_answer_and_the_journal(client, servic
 
 
 def test_levels_used_as_sent_list_no_adjustment(client):
-    response = post(client, seed_alert(sl=100, tp=300))
+    response = send_alert(client, seed_alert(sl=100, tp=300))
     assert response.status_code == 200 and "adjustments" not in response.json
 
 
 @pytest.fixture
-def refusing(settings, clock):
-    services = bootstrap(dataclasses.replace(settings, invalid_levels="refuse"), clock)
-    return create_app(services=services).test_client(), services
+def refusing(make_bridge):
+    return make_bridge(invalid_levels="refuse")
 
 
 def test_invalid_levels_refuse_is_422_naming_the_field(refusing):
-    client, services = refusing
-    response = post(client, seed_alert(sl=100, tp=120))
+    response = send_alert(refusing.client, seed_alert(sl=100, tp=120))
     assert response.status_code == 422, response.json
     assert response.json["status"] == "invalid_level" and response.json["field"] == "tp"
     assert "120" in response.json["message"] and "above the LTP 148.90" in response.json["message"]
-    assert services.broker.orders == []
+    assert refusing.paper.orders == []
 
 
 def test_invalid_levels_refuse_still_places_levels_on_the_right_side(refusing):
-    client, services = refusing
-    response = post(client, seed_alert(sl=100, tp=300))
+    response = send_alert(refusing.client, seed_alert(sl=100, tp=300))
     assert response.status_code == 200, response.json
-    assert len(services.broker.orders) == 1
+    assert len(refusing.paper.orders) == 1
 
 
-def test_invalid_levels_refuse_sends_no_leg_of_a_multi_leg_alert(fyers_settings, clock, fake_fyers):
-    services = bootstrap(dataclasses.replace(fyers_settings, invalid_levels="refuse"), clock)
-    client = create_app(services=services).test_client()
-    assert browser_login(client, fake_fyers).status_code == 200
+def test_invalid_levels_refuse_sends_no_leg_of_a_multi_leg_alert(fyers, fake_fyers):
+    client, _ = fyers(invalid_levels="refuse")
     # The good leg is a BUY placed first; the second leg's stop is above any LTP.
     alert = legs({**LEG, "strikeprice": 26100, "sl": 99999}) | {"idempotency_key": "refuse-legs"}
-    response = post(client, alert)
+    response = send_alert(client, alert)
     assert response.status_code == 422, response.json
     assert response.json["field"] == "legs[1].sl"
     assert fake_fyers.placed_orders() == []
-    services.broker.close()
 
 
 # -- The domain ------------------------------------------------------------------------------------
@@ -263,7 +252,9 @@ def test_tradingview_tickers_resolve_to_the_underlying(ticker, underlying):
     assert underlying_named(ticker) == underlying
 
 
-@pytest.mark.parametrize("ticker", ["BSE:NIFTY", "NSE:SENSEX", "NSE:RELIANCE", "NIFTY_50", "NIFTY!", "NSE:", "ＮＩＦＴＹ"])
+@pytest.mark.parametrize(
+    "ticker", ["BSE:NIFTY", "NSE:SENSEX", "NSE:RELIANCE", "NIFTY_50", "NIFTY!", "NSE:", "ＮＩＦＴＹ"]
+)
 def test_other_tickers_are_refused_with_the_value(ticker):
     with pytest.raises(InvalidAlert, match="is not an underlying") as refused:
         underlying_named(ticker)

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from app.domain.strikes import spot_symbol
-from tests.conftest import seed_alert
-
-
-def post(client, payload):
-    return client.post("/webhook", data=json.dumps(payload), content_type="application/json")
+from tests.conftest import seed_alert, send_alert
 
 
 @pytest.mark.parametrize(
@@ -30,7 +24,7 @@ def test_spot_symbols(underlying, spot):
 
 def test_a_sensex_weekly_atm_alert_trades_a_bse_contract(logged_in, fake_fyers):
     # Wednesday 18 Nov 2026: SENSEX's nearest weekly is Thursday 19 Nov, read from BSE_FO.csv's rows.
-    response = post(logged_in, seed_alert(symbol="SENSEX", strikeprice="ATM", qty=None, sl=None, tp=None))
+    response = send_alert(logged_in, seed_alert(symbol="SENSEX", strikeprice="ATM", qty=None, sl=None, tp=None))
     assert response.status_code == 200, response.json
     assert response.json["expiry"] == "2026-11-19"
     assert response.json["symbol"].startswith("BSE:SENSEX26N19") and response.json["symbol"].endswith("CE")
@@ -43,7 +37,7 @@ def test_a_sensex_weekly_atm_alert_trades_a_bse_contract(logged_in, fake_fyers):
 
 
 def test_bankex_has_no_weekly_so_weekly_is_refused_with_its_expiries(logged_in, fake_fyers):
-    response = post(logged_in, seed_alert(symbol="BANKEX", strikeprice=65000))
+    response = send_alert(logged_in, seed_alert(symbol="BANKEX", strikeprice=65000))
     assert response.status_code == 422, response.json
     assert response.json["status"] == "contract_not_found"
     assert "BANKEX has no weekly expiries" in response.json["message"]
@@ -52,7 +46,7 @@ def test_bankex_has_no_weekly_so_weekly_is_refused_with_its_expiries(logged_in, 
 
 
 def test_a_bankex_monthly_otm_alert_trades(logged_in, fake_fyers):
-    response = post(
+    response = send_alert(
         logged_in, seed_alert(symbol="BANKEX", strikeprice="OTM1", optionType="PE", expiry="MONTHLY", qty=None)
     )
     assert response.status_code == 200, response.json
@@ -61,21 +55,21 @@ def test_a_bankex_monthly_otm_alert_trades(logged_in, fake_fyers):
 
 
 def test_the_paper_default_trades_sensex_offline(client):
-    response = post(client, seed_alert(symbol="SENSEX", strikeprice=85000, qty=None, sl=None, tp=None))
+    response = send_alert(client, seed_alert(symbol="SENSEX", strikeprice=85000, qty=None, sl=None, tp=None))
     assert response.status_code == 200, response.json
     assert response.json["symbol"] == "BSE:SENSEX26N1985000CE"
 
 
 def test_the_paper_default_prices_sensex_atm_off_its_index(client):
-    response = post(client, seed_alert(symbol="SENSEX", strikeprice="ATM", qty=None, sl=None, tp=None))
+    response = send_alert(client, seed_alert(symbol="SENSEX", strikeprice="ATM", qty=None, sl=None, tp=None))
     assert response.status_code == 200, response.json
     assert response.json["symbol"] == "BSE:SENSEX26N1985000CE"
 
 
 def test_an_exit_of_the_whole_sensex_underlying_closes_its_bse_contracts(client):
-    opened = post(client, seed_alert(symbol="SENSEX", strikeprice=85000, qty=None, sl=None, tp=None))
+    opened = send_alert(client, seed_alert(symbol="SENSEX", strikeprice=85000, qty=None, sl=None, tp=None))
     assert opened.status_code == 200, opened.json
-    closed = post(client, {"token": seed_alert()["token"], "symbol": "SENSEX", "action": "EXIT",
+    closed = send_alert(client, {"token": seed_alert()["token"], "symbol": "SENSEX", "action": "EXIT",
                            "scope": "underlying", "idempotency_key": "exit-sensex"})
     assert closed.status_code == 200, closed.json
     assert closed.json["symbol"] == "BSE:SENSEX26N1985000CE" and closed.json["side"] == "SELL"

@@ -5,11 +5,8 @@ The bounded twin of benchmark (b): it asserts call counts, never times.
 
 from __future__ import annotations
 
-
 import pytest
 
-from app import create_app
-from app.bootstrap import bootstrap
 from tests.concurrency import together
 from tests.conftest import browser_login, seed_alert
 
@@ -17,9 +14,8 @@ STRIKES = [25500 + 50 * i for i in range(10)]
 
 
 @pytest.mark.timeout(60)
-def test_twenty_simultaneous_alerts_cost_about_n_plus_two_calls_and_no_429(fyers_settings, clock, fake_fyers):
-    services = bootstrap(fyers_settings, clock)  # the real pacer: 10/s, 200/min
-    app = create_app(services=services)
+def test_twenty_simultaneous_alerts_cost_about_n_plus_two_calls_and_no_429(fyers_bridge, fake_fyers):
+    services, app = fyers_bridge.services, fyers_bridge.app  # the real pacer: 10/s, 200/min
     try:
         assert browser_login(app.test_client(), fake_fyers).status_code == 200
         fake_fyers.latency = 0.15

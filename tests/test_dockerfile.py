@@ -71,7 +71,10 @@ def image_venv():
         shutil.rmtree(venv, ignore_errors=True)
         subprocess.run([python, "-m", "venv", str(venv)], check=True, timeout=120)
         subprocess.run(
-            [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--only-binary=:all:", "-r", str(REQUIREMENTS)],
+            [
+                str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--only-binary=:all:",
+                "-r", str(REQUIREMENTS),
+            ],
             check=True,
             timeout=600,
         )

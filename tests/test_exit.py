@@ -6,32 +6,17 @@ Fyers does), and the paper broker; the position rules sum a contract's rows.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from app import create_app
-from app.bootstrap import bootstrap
 from app.deadline import Deadline
 from app.domain.orders import OrderRequest, Position, Side
-from app.settings import Settings
-from tests.conftest import MARKET_MORNING, SECRET, seed_alert
+from tests.conftest import MARKET_MORNING, seed_alert, send_alert
 
 CONTRACT = "NSE:NIFTY26NOV26000CE"  # seed_alert's contract on the test clock
 
 
-def post(client, payload):
-    return client.post("/webhook", data=json.dumps(payload), content_type="application/json")
-
-
 def exit_alert(key, **overrides):
     return seed_alert(action="EXIT", qty=None, sl=None, tp=None, idempotency_key=key, **overrides)
-
-
-def paper(tmp_path, clock, **overrides):
-    settings = Settings(webhook_secret_token=SECRET, state_dir=str(tmp_path / "v"), admin_token="admin-test-token", **overrides)
-    services = bootstrap(settings, clock)
-    return create_app(services=services).test_client(), services
 
 
 def hold(services, product, qty):
@@ -50,10 +35,10 @@ def exit_calls(fake):
 @pytest.mark.parametrize("product", ["CO", "BO"])
 def test_exit_flattens_a_cover_or_bracket_position_with_the_exit_call(fyers, fake_fyers, product):
     client, services = fyers()
-    opened = post(client, seed_alert(productType=product, sl=None, tp=None, idempotency_key="open"))
+    opened = send_alert(client, seed_alert(productType=product, sl=None, tp=None, idempotency_key="open"))
     assert opened.status_code == 200, opened.json
     orders_sent = fake_fyers.count("orders/sync")
-    response = post(client, exit_alert("exit", productType=product))
+    response = send_alert(client, exit_alert("exit", productType=product))
     assert response.status_code == 200, response.json
     body = response.json
     assert body["status"] == "closed" and body["closing"] is True
@@ -65,31 +50,33 @@ def test_exit_flattens_a_cover_or_bracket_position_with_the_exit_call(fyers, fak
     assert [p["netQty"] for p in fake_fyers.positions if p["productType"] == product] == [0]
     [record] = [r for r in services.journal.day(MARKET_MORNING.date()) if r.get("idempotency_key") == "exit"]
     assert record["outcome"] == "closed"
-    assert record["broker"] == [{"exit_position": f"{CONTRACT}-{product}", "status": "closed", "message": "The position is closed."}]
-    assert post(client, exit_alert("exit-again", productType=product)).json["status"] == "nothing_to_close"
+    assert record["broker"] == [
+        {"exit_position": f"{CONTRACT}-{product}", "status": "closed", "message": "The position is closed."}
+    ]
+    assert send_alert(client, exit_alert("exit-again", productType=product)).json["status"] == "nothing_to_close"
 
 
 def test_an_unfilled_exit_is_pending_looked_up_and_never_sent_again(fyers, fake_fyers):
     client, _ = fyers()
-    assert post(client, seed_alert(productType="CO", sl=None, tp=None, idempotency_key="open")).status_code == 200
+    assert send_alert(client, seed_alert(productType="CO", sl=None, tp=None, idempotency_key="open")).status_code == 200
     fake_fyers.leave_next_exit_unfilled()
     reads_before = fake_fyers.count("positions", "GET")
-    response = post(client, exit_alert("exit", productType="CO"))
+    response = send_alert(client, exit_alert("exit", productType="CO"))
     assert response.status_code == 202, response.json
     assert response.json["status"] == "pending" and "not sent again" in response.json["message"]
     assert fake_fyers.count("positions", "GET") > reads_before + 1  # the position book was read after the exit
     assert len(exit_calls(fake_fyers)) == 1
-    again = post(client, exit_alert("exit", productType="CO"))  # TradingView's resend of the same alert
+    again = send_alert(client, exit_alert("exit", productType="CO"))  # TradingView's resend of the same alert
     assert again.status_code == 202 and again.json["status"] == "pending"
     assert len(exit_calls(fake_fyers)) == 1 and fake_fyers.count("orders/sync") == 1
 
 
 def test_a_dropped_exit_answer_is_settled_from_the_position_book(fyers, fake_fyers):
     client, _ = fyers()
-    assert post(client, seed_alert(productType="CO", sl=None, tp=None, idempotency_key="open")).status_code == 200
+    assert send_alert(client, seed_alert(productType="CO", sl=None, tp=None, idempotency_key="open")).status_code == 200
     fake_fyers.add_fault("positions", "latency", seconds=0)  # the planner's read of the book
     fake_fyers.add_fault("positions", "drop_after_accept")  # the exit: done, its answer lost
-    response = post(client, exit_alert("exit", productType="CO"))
+    response = send_alert(client, exit_alert("exit", productType="CO"))
     assert response.status_code == 200, response.json
     assert response.json["status"] == "closed" and "position book" in response.json["message"]
     assert len(exit_calls(fake_fyers)) == 1
@@ -112,7 +99,7 @@ def test_the_exit_call_reports_nothing_to_close_and_refusals(fyers, fake_fyers):
 def test_a_plain_opposite_order_for_a_cover_position_is_refused_by_the_fake(fyers, fake_fyers):
     """Why the exit call is needed: Fyers refuses a CO order without a stop loss."""
     client, services = fyers()
-    assert post(client, seed_alert(productType="CO", sl=None, tp=None, idempotency_key="open")).status_code == 200
+    assert send_alert(client, seed_alert(productType="CO", sl=None, tp=None, idempotency_key="open")).status_code == 200
     from app.domain.errors import OrderRejected
 
     with pytest.raises(OrderRejected, match="stop loss"):
@@ -124,62 +111,68 @@ def test_a_plain_opposite_order_for_a_cover_position_is_refused_by_the_fake(fyer
 
 def test_exit_flattens_a_contract_held_in_two_products(fyers, fake_fyers):
     client, _ = fyers()
-    assert post(client, seed_alert(productType="INTRADAY", idempotency_key="intraday")).status_code == 200
-    assert post(client, seed_alert(productType="MARGIN", idempotency_key="margin")).status_code == 200
+    assert send_alert(client, seed_alert(productType="INTRADAY", idempotency_key="intraday")).status_code == 200
+    assert send_alert(client, seed_alert(productType="MARGIN", idempotency_key="margin")).status_code == 200
     assert sorted((p["productType"], p["netQty"]) for p in fake_fyers.positions) == [("INTRADAY", 65), ("MARGIN", 65)]
-    response = post(client, exit_alert("exit"))
+    response = send_alert(client, exit_alert("exit"))
     assert response.status_code == 200, response.json
     assert sorted((leg["product_type"], leg["side"], leg["status"]) for leg in response.json["legs"]) == [
         ("INTRADAY", "SELL", "placed"),
         ("MARGIN", "SELL", "placed"),
     ]
     closing = fake_fyers.placed_orders()[2:]
-    assert sorted((o["productType"], o["side"], o["qty"]) for o in closing) == [("INTRADAY", -1, 65), ("MARGIN", -1, 65)]
+    assert sorted((o["productType"], o["side"], o["qty"]) for o in closing) == [
+        ("INTRADAY", -1, 65),
+        ("MARGIN", -1, 65),
+    ]
     assert all(p["netQty"] == 0 for p in fake_fyers.positions)
 
 
 def test_exit_of_a_contract_in_a_cover_and_an_intraday_row_uses_each_rows_way(fyers, fake_fyers):
     client, _ = fyers()
-    assert post(client, seed_alert(productType="CO", sl=None, tp=None, idempotency_key="co")).status_code == 200
-    assert post(client, seed_alert(productType="INTRADAY", idempotency_key="intraday")).status_code == 200
-    response = post(client, exit_alert("exit"))
+    assert send_alert(client, seed_alert(productType="CO", sl=None, tp=None, idempotency_key="co")).status_code == 200
+    assert send_alert(client, seed_alert(productType="INTRADAY", idempotency_key="intraday")).status_code == 200
+    response = send_alert(client, exit_alert("exit"))
     assert response.status_code == 200, response.json
-    assert sorted((leg["product_type"], leg["status"]) for leg in response.json["legs"]) == [("CO", "closed"), ("INTRADAY", "placed")]
+    assert sorted((leg["product_type"], leg["status"]) for leg in response.json["legs"]) == [
+        ("CO", "closed"),
+        ("INTRADAY", "placed"),
+    ]
     assert exit_calls(fake_fyers) == [{"id": f"{CONTRACT}-CO", "pending_orders_cancel": 1}]
-    assert [o["productType"] for o in fake_fyers.placed_orders() if o["orderTag"] != "2:Untagged"] == ["INTRADAY", "INTRADAY"]
+    tagged = [o["productType"] for o in fake_fyers.placed_orders() if o["orderTag"] != "2:Untagged"]
+    assert tagged == ["INTRADAY", "INTRADAY"]
     assert all(p["netQty"] == 0 for p in fake_fyers.positions)
-    again = post(client, exit_alert("exit"))  # each row has its own key: nothing is sent twice
+    again = send_alert(client, exit_alert("exit"))  # each row has its own key: nothing is sent twice
     assert again.json == response.json and len(exit_calls(fake_fyers)) == 1
 
 
-def test_paper_broker_exits_a_cover_position_with_one_counter_order(tmp_path, clock):
-    client, services = paper(tmp_path, clock)
-    assert post(client, seed_alert(productType="CO", sl=None, tp=None, idempotency_key="open")).status_code == 200
-    response = post(client, exit_alert("exit", productType="CO"))
+def test_paper_broker_exits_a_cover_position_with_one_counter_order(client, services, paper):
+    assert send_alert(client, seed_alert(productType="CO", sl=None, tp=None, idempotency_key="open")).status_code == 200
+    response = send_alert(client, exit_alert("exit", productType="CO"))
     assert response.status_code == 200 and response.json["status"] == "closed", response.json
-    counter = services.broker.orders[-1]
+    counter = paper.orders[-1]
     assert (counter.side, counter.qty, counter.product_type, counter.tag) == (Side.SELL, 65, "CO", None)
     assert services.broker.positions(Deadline(1)) == []
 
 
-def test_a_dry_run_exit_of_a_cover_position_says_it_would_use_the_exit_call(tmp_path, clock):
-    client, services = paper(tmp_path, clock)
+def test_a_dry_run_exit_of_a_cover_position_says_it_would_use_the_exit_call(client, services, paper):
     hold(services, "CO", 65)
-    response = post(client, {**exit_alert("dry", productType="CO"), "dry_run": True})
+    response = send_alert(client, {**exit_alert("dry", productType="CO"), "dry_run": True})
     assert response.status_code == 200, response.json
     [order] = response.json["orders"]
     assert order["status"] == "would_exit" and order["position_id"] == f"{CONTRACT}-CO"
-    assert len(services.broker.orders) == 1
+    assert len(paper.orders) == 1
 
 
 # -- the position rules sum a contract's rows -----------------------------------------------------
 
 
-def test_require_short_for_buy_refuses_when_the_rows_sum_to_a_long(tmp_path, clock):
-    client, services = paper(tmp_path, clock, require_short_for_buy=True)
+def test_require_short_for_buy_refuses_when_the_rows_sum_to_a_long(make_bridge):
+    bridge = make_bridge(require_short_for_buy=True)
+    client, services = bridge.client, bridge.services
     hold(services, "MARGIN", 130)  # long two lots in MARGIN ...
     hold(services, "INTRADAY", -65)  # ... short one in INTRADAY: net long one lot
-    response = post(client, seed_alert(idempotency_key="buy"))
+    response = send_alert(client, seed_alert(idempotency_key="buy"))
     assert response.status_code == 422, response.json
     assert response.json["rule"] == "REQUIRE_SHORT_FOR_BUY"
 
@@ -190,14 +183,15 @@ def test_require_short_for_buy_allows_a_short_beside_a_flat_row(fyers, fake_fyer
     hold(services, "MARGIN", 65)
     hold(services, "MARGIN", -65)  # ... and a MARGIN row closed earlier today (net 0)
     assert [p["netQty"] for p in fake_fyers.positions] == [-65, 0]  # Fyers lists the flat row too
-    response = post(client, seed_alert(idempotency_key="cover"))
+    response = send_alert(client, seed_alert(idempotency_key="cover"))
     assert response.status_code == 200, response.json
 
 
-def test_max_open_lots_counts_every_product_row(tmp_path, clock):
-    client, services = paper(tmp_path, clock, max_open_lots=2)
+def test_max_open_lots_counts_every_product_row(make_bridge):
+    bridge = make_bridge(max_open_lots=2)
+    client, services = bridge.client, bridge.services
     hold(services, "INTRADAY", 65)
     hold(services, "MARGIN", 65)
-    response = post(client, seed_alert(strikeprice=26100, idempotency_key="third"))
+    response = send_alert(client, seed_alert(strikeprice=26100, idempotency_key="third"))
     assert response.status_code == 422, response.json
     assert response.json["rule"] == "MAX_OPEN_LOTS" and "2 lot(s) open" in response.json["message"]

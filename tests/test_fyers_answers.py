@@ -7,22 +7,14 @@ list and no top-level `id`, the SDK's -99 for a transport failure, HTTP 429 refu
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from app.bootstrap import bootstrap
-from app import create_app
 from app.deadline import Deadline
 from app.domain.errors import OrderOutcomeUnknown, OrderRejected
 from app.domain.orders import OrderRequest, Side
-from tests.conftest import MARKET_MORNING, admin_headers, browser_login, fyers_settings_for, seed_alert
+from tests.conftest import MARKET_MORNING, admin_headers, seed_alert, send_alert
 
 CONTRACT = "NSE:NIFTY26NOV26000CE"
-
-
-def post(client, payload):
-    return client.post("/webhook", data=json.dumps(payload), content_type="application/json")
 
 
 # -- a lost CO/BO answer is matched to its own parent row ----------------------------------------
@@ -30,12 +22,12 @@ def post(client, payload):
 
 @pytest.mark.parametrize("product", ["CO", "BO"])
 def test_a_lost_bracket_answer_finds_its_own_parent_not_another_brackets_leg(logged_in, fake_fyers, product):
-    first = post(logged_in, seed_alert(productType=product, action="SELL", sl=None, tp=None, idempotency_key="b-1"))
+    first = send_alert(logged_in, productType=product, action="SELL", sl=None, tp=None, idempotency_key="b-1")
     assert first.status_code == 200, first.json
     # The first bracket's stop-loss leg is a pending BUY of the same contract, qty and product.
     assert any(leg["side"] == 1 and leg["qty"] == 65 for leg in fake_fyers.child_legs)
     fake_fyers.add_fault("orders/sync", "drop_after_accept")
-    second = post(logged_in, seed_alert(productType=product, action="BUY", sl=None, tp=None, idempotency_key="b-2"))
+    second = send_alert(logged_in, productType=product, action="BUY", sl=None, tp=None, idempotency_key="b-2")
     assert second.status_code == 200, second.json
     own = fake_fyers.orders[-1]
     assert own["side"] == 1 and not own.get("parentId")
@@ -45,7 +37,7 @@ def test_a_lost_bracket_answer_finds_its_own_parent_not_another_brackets_leg(log
 
 def test_a_child_leg_is_never_taken_for_a_tagless_order(logged_in, fake_fyers, fyers_services):
     fake_fyers.add_fault("orders/sync", "drop_after_accept")
-    post(logged_in, seed_alert(productType="CO", action="SELL", sl=None, tp=None, idempotency_key="b-1"))
+    send_alert(logged_in, seed_alert(productType="CO", action="SELL", sl=None, tp=None, idempotency_key="b-1"))
     [leg] = fake_fyers.child_legs
     # The same contract, side, qty and product as the leg: only the leg is in the book.
     order = OrderRequest(CONTRACT, 65, Side.BUY, "CO", None, stop_loss_points=None)
@@ -57,32 +49,29 @@ def test_a_child_leg_is_never_taken_for_a_tagless_order(logged_in, fake_fyers, f
 
 
 @pytest.fixture
-def sliced(tmp_path, fake_fyers, clock):
+def sliced(fyers, fake_fyers):
     """The bridge with a freeze quantity of one NIFTY lot, three lots allowed per alert."""
     fake_fyers.freeze_qty["NIFTY"] = 65
-    settings = fyers_settings_for(fake_fyers, tmp_path / "var", freeze_qty=(("NIFTY", 65),), webhook_max_qty=3)
-    services = bootstrap(settings, clock)
-    client = create_app(services=services).test_client()
-    assert browser_login(client, fake_fyers).status_code == 200
-    yield client, services
-    services.broker.close()
+    return fyers(freeze_qty=(("NIFTY", 65),), webhook_max_qty=3)
 
 
 def test_a_slice_order_records_every_slice(sliced, fake_fyers):
     client, _ = sliced
-    response = post(client, seed_alert(qty=195))
+    response = send_alert(client, seed_alert(qty=195))
     assert response.status_code == 200, response.json
     body = response.json
     ids = [o["id"] for o in fake_fyers.orders]
     assert [c["body"]["isSliceOrder"] for c in fake_fyers.calls if c["path"] == "orders/sync"] == [True]
     assert body["status"] == "placed" and body["order_id"] == ids[0]
-    assert body["slices"] == [{"id": i, "qty": 65, "status": "placed", "message": "Successfully placed order"} for i in ids]
+    assert body["slices"] == [
+        {"id": i, "qty": 65, "status": "placed", "message": "Successfully placed order"} for i in ids
+    ]
 
 
 def test_partly_rejected_slices_say_exactly_which_stand(sliced, fake_fyers):
     client, services = sliced
     fake_fyers.reject_slices({2: "RED:Margin Shortfall"})
-    response = post(client, seed_alert(qty=195))
+    response = send_alert(client, seed_alert(qty=195))
     assert response.status_code == 422, response.json
     body = response.json
     first, second, third = fake_fyers.orders
@@ -97,14 +86,14 @@ def test_partly_rejected_slices_say_exactly_which_stand(sliced, fake_fyers):
     [record] = services.journal.day(MARKET_MORNING.date())
     assert record["outcome"] == "partial"
     assert record["broker"][0]["slices"] == body["slices"]
-    again = post(client, seed_alert(qty=195))  # TradingView does not resend a 422; a person might
+    again = send_alert(client, seed_alert(qty=195))  # TradingView does not resend a 422; a person might
     assert again.json == body and len(fake_fyers.orders) == 3
 
 
 def test_every_slice_rejected_is_422_rejected_with_each_slice(sliced, fake_fyers):
     client, _ = sliced
     fake_fyers.reject_next_order("RED:Margin Shortfall", times=3)
-    response = post(client, seed_alert(qty=195))
+    response = send_alert(client, seed_alert(qty=195))
     assert response.status_code == 422, response.json
     assert response.json["status"] == "rejected"
     assert [s["status"] for s in response.json["slices"]] == ["rejected"] * 3
@@ -115,7 +104,7 @@ def test_a_lost_slice_answer_is_settled_with_every_slice_from_the_book(sliced, f
     client, _ = sliced
     fake_fyers.reject_slices({3: "RED:Margin Shortfall"})
     fake_fyers.add_fault("orders/sync", "drop_after_accept")
-    response = post(client, seed_alert(qty=195))
+    response = send_alert(client, seed_alert(qty=195))
     assert response.status_code == 422, response.json
     assert response.json["status"] == "partial"
     assert [s["status"] for s in response.json["slices"]] == ["traded", "traded", "rejected"]
@@ -126,12 +115,12 @@ def test_a_pending_slice_order_is_reconciled_with_every_slice(sliced, fake_fyers
     client, services = sliced
     fake_fyers.reject_slices({1: "RED:Margin Shortfall"})
     fake_fyers.add_fault("orders/sync", "drop_after_accept", hidden_reads=1000)
-    first = post(client, seed_alert(qty=195))
+    first = send_alert(client, seed_alert(qty=195))
     assert first.status_code == 202, first.json
     fake_fyers.settle()
     settled = client.post("/reconcile", headers=admin_headers())
     assert settled.json["settled"] == [{"alert_id": first.json["alert_id"], "status": "partial"}]
-    again = post(client, seed_alert(qty=195))
+    again = send_alert(client, seed_alert(qty=195))
     assert again.status_code == 422 and again.json["status"] == "partial"
     assert [s["status"] for s in again.json["slices"]] == ["rejected", "traded", "traded"]
     assert fake_fyers.count("orders/sync") == 1
@@ -168,7 +157,7 @@ def test_a_gateway_page_instead_of_fyers_json_is_looked_up(logged_in, fake_fyers
 def test_an_unacknowledged_slice_stands_and_is_never_called_rejected(sliced, fake_fyers):
     client, _ = sliced
     fake_fyers.add_fault("orders/sync", "code_201")
-    response = post(client, seed_alert(qty=195))
+    response = send_alert(client, seed_alert(qty=195))
     # Every slice answered 201 (no id yet): looked up by tag and found in the book.
     assert response.status_code == 200, response.json
     assert [s["status"] for s in response.json["slices"]] == ["traded"] * 3
@@ -180,13 +169,13 @@ def test_an_unacknowledged_slice_stands_and_is_never_called_rejected(sliced, fak
 
 def test_a_second_rate_limit_refusal_ends_the_alert_with_503(logged_in, fake_fyers):
     fake_fyers.add_fault("orders/sync", "rate_limit", retry_after=0.2, times=2)
-    response = post(logged_in, seed_alert())
+    response = send_alert(logged_in, seed_alert())
     assert response.status_code == 503, response.json
     assert response.json["status"] == "rate_limited"
     assert response.headers["Retry-After"]
     assert fake_fyers.count("orders/sync") == 2
     assert fake_fyers.orders == []
     # The key was released: TradingView's resend places the order, once.
-    again = post(logged_in, seed_alert())
+    again = send_alert(logged_in, seed_alert())
     assert again.status_code == 200, again.json
     assert len(fake_fyers.placed_orders()) == 1

@@ -9,11 +9,17 @@ import time
 import pytest
 
 from app.domain.orders import order_tag
-from tests.conftest import ADMIN, APP_SECRET, MARKET_MORNING, PIN, SECRET, admin_headers, browser_login, seed_alert
-
-
-def post(client, payload, headers=None):
-    return client.post("/webhook", data=json.dumps(payload), content_type="application/json", headers=headers or {})
+from tests.conftest import (
+    ADMIN,
+    APP_SECRET,
+    MARKET_MORNING,
+    PIN,
+    SECRET,
+    admin_headers,
+    browser_login,
+    seed_alert,
+    send_alert,
+)
 
 
 def orders_at(fake):
@@ -24,7 +30,7 @@ def test_login_then_alert_places_exactly_one_correct_order(fyers_client, fake_fy
     page = browser_login(fyers_client, fake_fyers)
     assert page.status_code == 200
     assert "Logged in until" in page.text
-    response = post(fyers_client, seed_alert())
+    response = send_alert(fyers_client, seed_alert())
     assert response.status_code == 200, response.json
     [order] = orders_at(fake_fyers)
     assert order["symbol"] == "NSE:NIFTY26NOV26000CE" == response.json["symbol"]
@@ -35,14 +41,14 @@ def test_login_then_alert_places_exactly_one_correct_order(fyers_client, fake_fy
     assert order["orderTag"][2:].isalnum() and len(order["orderTag"]) <= 32
     assert response.json["order_id"] == order["id"]
     assert response.json["ltp"] == fake_fyers.ltp("NSE:NIFTY26NOV26000CE")
-    again = post(fyers_client, seed_alert())
+    again = send_alert(fyers_client, seed_alert())
     assert again.json == response.json
     assert len(orders_at(fake_fyers)) == 1
 
 
 @pytest.mark.parametrize("product", ["CO", "BO"])
 def test_cover_and_bracket_orders_send_point_distances(logged_in, fake_fyers, product):
-    response = post(logged_in, seed_alert(productType=product, sl=None, tp=None))
+    response = send_alert(logged_in, seed_alert(productType=product, sl=None, tp=None))
     assert response.status_code == 200, response.json
     body = response.json
     [order] = orders_at(fake_fyers)
@@ -59,7 +65,7 @@ def test_cover_and_bracket_orders_send_point_distances(logged_in, fake_fyers, pr
 
 
 def test_sell_sends_side_minus_one(logged_in, fake_fyers):
-    response = post(logged_in, seed_alert(action="sell", idempotency_key="s-1"))
+    response = send_alert(logged_in, seed_alert(action="sell", idempotency_key="s-1"))
     assert response.status_code == 200
     assert orders_at(fake_fyers)[0]["side"] == -1
 
@@ -68,7 +74,7 @@ def test_sell_sends_side_minus_one(logged_in, fake_fyers):
 def test_hung_broker_is_answered_within_three_seconds(logged_in, fake_fyers):
     fake_fyers.add_fault("orders/sync", "hang")
     started = time.monotonic()
-    response = post(logged_in, seed_alert())
+    response = send_alert(logged_in, seed_alert())
     elapsed = time.monotonic() - started
     fake_fyers.release_hangs()
     assert elapsed < 3.0
@@ -81,7 +87,7 @@ def test_hung_broker_is_answered_within_three_seconds(logged_in, fake_fyers):
 def test_hung_quotes_answer_503_within_three_seconds(logged_in, fake_fyers):
     fake_fyers.add_fault("quotes", "hang", times=None)
     started = time.monotonic()
-    response = post(logged_in, seed_alert())
+    response = send_alert(logged_in, seed_alert())
     elapsed = time.monotonic() - started
     fake_fyers.release_hangs()
     assert elapsed < 3.0
@@ -91,7 +97,7 @@ def test_hung_quotes_answer_503_within_three_seconds(logged_in, fake_fyers):
 
 def test_accept_then_drop_then_three_resends_place_one_order(logged_in, fake_fyers):
     fake_fyers.add_fault("orders/sync", "drop_after_accept")
-    answers = [post(logged_in, seed_alert()) for _ in range(4)]
+    answers = [send_alert(logged_in, seed_alert()) for _ in range(4)]
     assert [a.status_code for a in answers] == [200, 200, 200, 200]
     assert len(orders_at(fake_fyers)) == 1
     assert fake_fyers.count("orders/sync") == 1
@@ -100,50 +106,50 @@ def test_accept_then_drop_then_three_resends_place_one_order(logged_in, fake_fye
 
 def test_accept_then_drop_without_key_is_found_by_tag(logged_in, fake_fyers):
     fake_fyers.add_fault("orders/sync", "drop_after_accept")
-    response = post(logged_in, seed_alert(idempotency_key=None))
+    response = send_alert(logged_in, seed_alert(idempotency_key=None))
     assert response.status_code == 200
     assert fake_fyers.count("orders/sync") == 1
 
 
 def test_code_201_is_looked_up_never_resent(logged_in, fake_fyers):
     fake_fyers.add_fault("orders/sync", "code_201")
-    response = post(logged_in, seed_alert())
+    response = send_alert(logged_in, seed_alert())
     assert response.status_code in (200, 202)
     assert fake_fyers.count("orders/sync") == 1
-    post(logged_in, seed_alert())
+    send_alert(logged_in, seed_alert())
     assert fake_fyers.count("orders/sync") == 1
     assert len(orders_at(fake_fyers)) == 1
 
 
 def test_pending_is_settled_by_the_next_resend(logged_in, fake_fyers):
     fake_fyers.add_fault("orders/sync", "code_201", hidden_reads=1000)
-    first = post(logged_in, seed_alert())
+    first = send_alert(logged_in, seed_alert())
     assert first.status_code == 202 and first.json["status"] == "pending"
     assert fake_fyers.count("orders/sync") == 1  # ambiguous: looked up, never re-sent
     fake_fyers.settle()  # the order shows up in the book
-    second = post(logged_in, seed_alert())
+    second = send_alert(logged_in, seed_alert())
     assert second.status_code == 200, second.json
     assert second.json["status"] == "placed"
     assert second.json["order_id"] == orders_at(fake_fyers)[0]["id"]
     assert fake_fyers.count("orders/sync") == 1 and len(orders_at(fake_fyers)) == 1
-    third = post(logged_in, seed_alert())
+    third = send_alert(logged_in, seed_alert())
     assert third.json == second.json
 
 
 def test_pending_is_settled_by_reconcile(logged_in, fake_fyers, fyers_services):
     fake_fyers.add_fault("orders/sync", "drop_after_accept", hidden_reads=1000)
-    first = post(logged_in, seed_alert())
+    first = send_alert(logged_in, seed_alert())
     assert first.status_code == 202
     fake_fyers.settle()
     settled = logged_in.post("/reconcile", headers=admin_headers())
     assert settled.json["settled"] == [{"alert_id": first.json["alert_id"], "status": "placed"}]
-    assert post(logged_in, seed_alert()).json["status"] == "placed"
+    assert send_alert(logged_in, seed_alert()).json["status"] == "placed"
     assert fake_fyers.count("orders/sync") == 1
 
 
 def test_rate_limit_is_paced_and_retried(logged_in, fake_fyers):
     fake_fyers.add_fault("orders/sync", "rate_limit", retry_after=0.3)
-    response = post(logged_in, seed_alert())
+    response = send_alert(logged_in, seed_alert())
     assert response.status_code == 200, response.json
     assert fake_fyers.count("orders/sync") == 2
     assert len(orders_at(fake_fyers)) == 1
@@ -151,7 +157,7 @@ def test_rate_limit_is_paced_and_retried(logged_in, fake_fyers):
 
 def test_connection_reset_mid_order_is_looked_up_not_resent(logged_in, fake_fyers):
     fake_fyers.add_fault("orders/sync", "reset_before")
-    response = post(logged_in, seed_alert())
+    response = send_alert(logged_in, seed_alert())
     # A reset may come after the request left, so it is ambiguous: looked up, not re-sent.
     assert response.status_code == 202
     assert fake_fyers.count("orders/sync") == 1
@@ -160,45 +166,45 @@ def test_connection_reset_mid_order_is_looked_up_not_resent(logged_in, fake_fyer
 
 def test_refused_connection_is_503_and_nothing_placed(logged_in, fake_fyers, fyers_services):
     fake_fyers.stop()
-    response = post(logged_in, seed_alert())
+    response = send_alert(logged_in, seed_alert())
     assert response.status_code == 503
     assert response.json["status"] == "broker_unavailable"
 
 
 def test_quote_5xx_is_retried(logged_in, fake_fyers):
     fake_fyers.add_fault("quotes", "status", status=502)
-    response = post(logged_in, seed_alert())
+    response = send_alert(logged_in, seed_alert())
     assert response.status_code == 200
     assert fake_fyers.count("quotes") == 2
 
 
 def test_rejected_order_is_422_with_fyers_message_and_not_retried(logged_in, fake_fyers):
     fake_fyers.reject_next_order("RED:Margin Shortfall")
-    response = post(logged_in, seed_alert())
+    response = send_alert(logged_in, seed_alert())
     assert response.status_code == 422
     assert response.json["status"] == "rejected"
     assert "Margin Shortfall" in response.json["message"]
     assert fake_fyers.count("orders/sync") == 1
-    again = post(logged_in, seed_alert())
+    again = send_alert(logged_in, seed_alert())
     assert again.status_code == 422 and fake_fyers.count("orders/sync") == 1
 
 
 def test_expired_token_is_503_login_required_and_nothing_sent(logged_in, fake_fyers):
     fake_fyers.expire_tokens()
-    first = post(logged_in, seed_alert())
+    first = send_alert(logged_in, seed_alert())
     assert first.status_code == 503
     assert first.json["status"] == "login_required"
     calls = len(fake_fyers.calls)
-    second = post(logged_in, seed_alert(idempotency_key="after-expiry"))
+    second = send_alert(logged_in, seed_alert(idempotency_key="after-expiry"))
     assert second.status_code == 503 and second.json["status"] == "login_required"
     assert len(fake_fyers.calls) == calls  # nothing sent to Fyers until the next login
     assert fake_fyers.count("orders/sync") == 0
     assert browser_login(logged_in, fake_fyers).status_code == 200
-    assert post(logged_in, seed_alert()).status_code == 200
+    assert send_alert(logged_in, seed_alert()).status_code == 200
 
 
 def test_alert_before_any_login_is_503(fyers_client, fake_fyers):
-    response = post(fyers_client, seed_alert())
+    response = send_alert(fyers_client, seed_alert())
     assert response.status_code == 503 and response.json["status"] == "login_required"
     assert fake_fyers.calls == []
 
@@ -269,7 +275,7 @@ def test_refresh_token_refreshes_when_fyers_allows(logged_in, fake_fyers):
     response = logged_in.post("/refresh-token", headers=admin_headers())
     assert response.status_code == 200
     assert response.json["status"] == "refreshed"
-    assert post(logged_in, seed_alert()).status_code == 200
+    assert send_alert(logged_in, seed_alert()).status_code == 200
 
 
 def test_refresh_token_says_login_required_with_a_link(logged_in, fake_fyers):
@@ -296,21 +302,20 @@ def test_readiness_follows_the_login(fyers_client, fake_fyers):
     assert "XY12345" not in ready.text and "TEST USER" not in ready.text  # no profile data
 
 
-def test_no_sdk_log_files_and_no_secrets_in_logs(fyers_settings, clock, fake_fyers, tmp_path, monkeypatch, caplog):
-    from app import create_app
-    from app.bootstrap import bootstrap
-
+def test_no_sdk_log_files_and_no_secrets_in_logs(
+    make_bridge, fyers_settings, fake_fyers, tmp_path, monkeypatch, caplog
+):
     monkeypatch.chdir(tmp_path)
     caplog.set_level(logging.DEBUG)
-    services = bootstrap(fyers_settings, clock)
-    client = create_app(services=services).test_client()
+    bridge = make_bridge(settings=fyers_settings)
+    client, services = bridge.client, bridge.services
     browser_login(client, fake_fyers)
-    post(client, seed_alert())
+    send_alert(client, seed_alert())
     fake_fyers.add_fault("orders/sync", "drop_after_accept")
-    post(client, seed_alert(idempotency_key="second"))
+    send_alert(client, seed_alert(idempotency_key="second"))
     client.post("/refresh-token", headers=admin_headers())
     fake_fyers.expire_tokens()
-    post(client, seed_alert(idempotency_key="third"))
+    send_alert(client, seed_alert(idempotency_key="third"))
     services.broker.close()
     assert not (tmp_path / "fyersApi.log").exists() and not (tmp_path / "fyersRequests.log").exists()
     stored = services.store.get("tokens/tokens.json").data
@@ -323,7 +328,7 @@ def test_no_sdk_log_files_and_no_secrets_in_logs(fyers_settings, clock, fake_fye
 
 def test_tagless_cover_order_is_reconciled_by_contract_side_and_qty(logged_in, fake_fyers):
     fake_fyers.add_fault("orders/sync", "drop_after_accept")
-    response = post(logged_in, seed_alert(productType="CO", sl=None, tp=None))
+    response = send_alert(logged_in, seed_alert(productType="CO", sl=None, tp=None))
     assert response.status_code == 200, response.json
     assert response.json["order_id"] == orders_at(fake_fyers)[0]["id"]
     assert fake_fyers.count("orders/sync") == 1

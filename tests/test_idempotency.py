@@ -6,8 +6,8 @@ import pytest
 
 from app.adapters.local_state import LocalStateStore
 from app.domain.errors import AlertInFlight
-from app.ports import FixedClock
 from app.services.idempotency import Claim, IdempotencyLedger, Replay
+from tests.clock import FixedClock
 from tests.conftest import MARKET_MORNING
 
 

@@ -8,11 +8,8 @@ import logging
 
 import pytest
 
-from app import create_app
-from app.bootstrap import bootstrap
 from app.logs import Redactor, configure_logging, log_event
-from app.settings import Settings
-from tests.conftest import SECRET, seed_alert
+from tests.conftest import seed_alert
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
@@ -27,14 +24,8 @@ def json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
-def test_cloud_run_writes_json_lines_with_severity_trace_request_id_and_events(tmp_path, clock, capsys):
-    settings = Settings(
-        webhook_secret_token=SECRET,
-        state_dir=str(tmp_path),
-        cloud_run_service="fyers-alert-bridge",
-        google_cloud_project="trader-project",
-    )
-    client = create_app(services=bootstrap(settings, clock)).test_client()
+def test_cloud_run_writes_json_lines_with_severity_trace_request_id_and_events(make_bridge, capsys):
+    client = make_bridge(cloud_run_service="fyers-alert-bridge", google_cloud_project="trader-project").client
     capsys.readouterr()
     response = client.post(
         "/webhook",
@@ -55,10 +46,9 @@ def test_cloud_run_writes_json_lines_with_severity_trace_request_id_and_events(t
     assert placed["symbol"] == response.json["symbol"]
 
 
-def test_text_lines_carry_context_once_each(tmp_path, clock, capsys):
-    settings = Settings(webhook_secret_token=SECRET, state_dir=str(tmp_path))
-    client = create_app(services=bootstrap(settings, clock)).test_client()
-    create_app(services=bootstrap(settings, clock))  # configuring twice adds no handler
+def test_text_lines_carry_context_once_each(make_bridge, capsys):
+    client = make_bridge().client
+    make_bridge()  # configuring twice adds no handler
     capsys.readouterr()
     client.post("/webhook", json=seed_alert(), headers={"X-Request-Id": "req-7"})
     err = capsys.readouterr().err
@@ -90,7 +80,9 @@ def test_secrets_and_jwts_are_redacted_from_every_logger():
     redactor.add("learnt-token-123")
     jwt = "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjE3OTUwMDAwMDB9.c2lnbmF0dXJlLXZhbHVl"
     logging.getLogger("urllib3.connectionpool").warning("POST /botsuper-secret-value/sendMessage")
-    log_event(logging.getLogger("app"), logging.WARNING, "x", f"token {jwt} and learnt-token-123", key="super-secret-value")
+    log_event(
+        logging.getLogger("app"), logging.WARNING, "x", f"token {jwt} and learnt-token-123", key="super-secret-value"
+    )
     try:
         raise ValueError("boom with super-secret-value")
     except ValueError:

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 from datetime import datetime, time, timedelta, timezone
 
 import pytest
 
-from app import create_app
 from app.adapters.symbol_master import synthetic_master_csv
-from app.bootstrap import bootstrap
 from app.domain.calendar import TradingCalendar
 from app.domain.contracts import IST
 from app.domain.session import TradingSession
-from app.settings import Settings
-from tests.conftest import ADMIN, SECRET, admin_headers, browser_login, fyers_settings_for, seed_alert
+from tests.conftest import admin_headers, browser_login, fyers_settings_for, seed_alert, send_alert
 
 SESSION = TradingSession(time(9, 15), time(15, 40))
 
@@ -30,31 +26,19 @@ HOLIDAY_11 = datetime(2026, 11, 24, 11, 0, tzinfo=IST)  # Guru Nanak Jayanti, an
 
 
 @pytest.fixture
-def market(fyers_settings, clock, fake_fyers):
-    built = []
-
+def market(fyers, clock):
     def build(instant, **overrides):
         clock.instant = WEDNESDAY_10  # log in while the market is open
-        settings = dataclasses.replace(fyers_settings, market_hours_check=True, **overrides)
-        services = bootstrap(settings, clock)
-        client = create_app(services=services).test_client()
-        assert browser_login(client, fake_fyers).status_code == 200
+        client, services = fyers(market_hours_check=True, **overrides)
         clock.instant = instant
-        built.append(services)
         return client, services
 
-    yield build
-    for services in built:
-        services.broker.close()
-
-
-def post(client, payload):
-    return client.post("/webhook", data=json.dumps(payload), content_type="application/json")
+    return build
 
 
 def test_a_weekday_during_market_hours_places(market, fake_fyers):
     client, _ = market(WEDNESDAY_10)
-    assert post(client, seed_alert()).status_code == 200
+    assert send_alert(client, seed_alert()).status_code == 200
     assert len(fake_fyers.placed_orders()) == 1
 
 
@@ -65,7 +49,7 @@ def test_a_weekday_during_market_hours_places(market, fake_fyers):
 )
 def test_closed_market_is_refused_by_default(market, fake_fyers, instant, why):
     client, _ = market(instant)
-    response = post(client, seed_alert(expiry="MONTHLY"))
+    response = send_alert(client, seed_alert(expiry="MONTHLY"))
     assert response.status_code == 422, response.json
     assert response.json["status"] == "market_closed" and why in response.json["message"]
     assert fake_fyers.count("orders/sync") == 0
@@ -74,7 +58,7 @@ def test_closed_market_is_refused_by_default(market, fake_fyers, instant, why):
 def test_the_broker_reporting_closed_on_a_trading_day_wins(market, fake_fyers):
     client, _ = market(WEDNESDAY_10)
     fake_fyers.market_open = False
-    response = post(client, seed_alert())
+    response = send_alert(client, seed_alert())
     assert response.status_code == 422 and "Fyers reports" in response.json["message"]
     assert fake_fyers.count("orders/sync") == 0
 
@@ -82,7 +66,7 @@ def test_the_broker_reporting_closed_on_a_trading_day_wins(market, fake_fyers):
 def test_amo_inside_the_window_is_placed_offline(market, fake_fyers):
     client, _ = market(WEDNESDAY_18, market_closed_policy="amo")
     fake_fyers.market_open = False
-    response = post(client, seed_alert())
+    response = send_alert(client, seed_alert())
     assert response.status_code == 200, response.json
     assert response.json["amo"] is True
     [order] = fake_fyers.orders
@@ -91,7 +75,7 @@ def test_amo_inside_the_window_is_placed_offline(market, fake_fyers):
 
 def test_amo_outside_the_window_is_refused(market, fake_fyers):
     client, _ = market(THURSDAY_0900, market_closed_policy="amo")
-    response = post(client, seed_alert())
+    response = send_alert(client, seed_alert())
     assert response.status_code == 422 and "AMO" in response.json["message"]
     assert fake_fyers.count("orders/sync") == 0
 
@@ -99,12 +83,12 @@ def test_amo_outside_the_window_is_refused(market, fake_fyers):
 @pytest.mark.timeout(60)
 def test_queued_alert_is_placed_once_by_two_concurrent_drains(market, fake_fyers, clock):
     client, services = market(WEDNESDAY_18, market_closed_policy="queue")
-    queued = post(client, seed_alert())
+    queued = send_alert(client, seed_alert())
     assert queued.status_code == 202 and queued.json["status"] == "queued"
     assert queued.json["runs_at"].startswith("2026-11-19T09:15")
     [entry] = client.get("/queue", headers=admin_headers()).json["queue"]
     assert "token" not in entry["payload"]
-    assert post(client, seed_alert()).json["status"] == "queued"  # a resend: the same answer
+    assert send_alert(client, seed_alert()).json["status"] == "queued"  # a resend: the same answer
 
     # Scheduler at 09:15: two calls at once (two instances) drain it exactly once.
     clock.instant = THURSDAY_0920
@@ -124,14 +108,14 @@ def test_queued_alert_is_placed_once_by_two_concurrent_drains(market, fake_fyers
     assert sorted(len(r) for r in results) == [0, 1]
     assert len(fake_fyers.placed_orders()) == 1
     assert client.get("/queue", headers=admin_headers()).json["queue"] == []
-    after = post(client, seed_alert())  # the original key now tells what happened
+    after = send_alert(client, seed_alert())  # the original key now tells what happened
     assert after.status_code == 200 and after.json["status"] == "placed"
 
 
 def test_a_queued_alert_is_checked_again_and_can_be_cancelled(market, fake_fyers, clock):
     client, _ = market(WEDNESDAY_18, market_closed_policy="queue")
-    first = post(client, seed_alert(idempotency_key="q1"))
-    post(client, seed_alert(idempotency_key="q2", strikeprice=26100))
+    first = send_alert(client, seed_alert(idempotency_key="q1"))
+    send_alert(client, seed_alert(idempotency_key="q2", strikeprice=26100))
     assert client.delete(f"/queue/{first.json['queue_id']}", headers=admin_headers()).status_code == 200
     assert client.delete("/queue/nope", headers=admin_headers()).status_code == 404
     clock.instant = THURSDAY_0900  # still closed: it stays queued
@@ -143,30 +127,26 @@ def test_a_queued_alert_is_checked_again_and_can_be_cancelled(market, fake_fyers
     assert fake_fyers.count("orders/sync") == 0
 
 
-def test_a_stale_alert_is_refused(tmp_path, clock):
-    from app.settings import Settings
-    from tests.conftest import SECRET
-
-    settings = Settings(webhook_secret_token=SECRET, state_dir=str(tmp_path), max_alert_age_seconds=60)
-    services = bootstrap(settings, clock)
-    client = create_app(services=services).test_client()
+def test_a_stale_alert_is_refused(make_bridge, clock):
+    bridge = make_bridge(max_alert_age_seconds=60)
+    client = bridge.client
     now = clock.now().astimezone(timezone.utc)
     old = (now - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
     fresh = (now - timedelta(seconds=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    stale = post(client, seed_alert(timenow=old))
+    stale = send_alert(client, seed_alert(timenow=old))
     assert stale.status_code == 422 and stale.json["status"] == "stale"
     assert stale.json["rule"] == "MAX_ALERT_AGE_SECONDS"
-    assert post(client, seed_alert(time=fresh, idempotency_key="fresh")).status_code == 200
-    bad = post(client, seed_alert(timenow="yesterday", idempotency_key="bad"))
+    assert send_alert(client, seed_alert(time=fresh, idempotency_key="fresh")).status_code == 200
+    bad = send_alert(client, seed_alert(timenow="yesterday", idempotency_key="bad"))
     assert bad.status_code == 400 and bad.json["field"] == "timenow"
-    assert len(services.broker.orders) == 1
+    assert len(bridge.paper.orders) == 1
 
 
 def test_weekly_moves_on_at_the_1540_close_on_expiry_day(client, clock):
     clock.instant = datetime(2026, 11, 23, 15, 39, tzinfo=IST)
-    assert post(client, seed_alert(idempotency_key="a")).json["expiry"] == "2026-11-23"
+    assert send_alert(client, seed_alert(idempotency_key="a")).json["expiry"] == "2026-11-23"
     clock.instant = datetime(2026, 11, 23, 15, 40, tzinfo=IST)  # the 23rd's contracts stopped at 15:40
-    response = post(client, seed_alert(idempotency_key="b"))
+    response = send_alert(client, seed_alert(idempotency_key="b"))
     assert response.status_code == 200 and response.json["expiry"] == "2026-12-01"
 
 
@@ -202,39 +182,29 @@ TODAYS_WEEKLY = "NSE:NIFTY26D0126000CE"
 
 
 @pytest.fixture(params=["paper", "fyers"])
-def bridge_at(request, tmp_path, clock):
+def bridge_at(request, tmp_path, clock, make_bridge):
     """A bridge with the market-hours check on, built and logged in at `instant`: paper or the fake Fyers."""
     built = []
 
     def build(instant, **overrides):
         clock.instant = instant
         state_dir = tmp_path / f"var{len(built)}"
+        built.append(state_dir)
         if request.param == "paper":
-            settings = Settings(
-                webhook_secret_token=SECRET, admin_token=ADMIN, state_dir=str(state_dir), market_hours_check=True,
-                **overrides,
-            )
-            services = bootstrap(settings, clock)
-            built.append(services)
-            return create_app(services=services).test_client()
+            return make_bridge(state_dir=str(state_dir), market_hours_check=True, **overrides).client
         fake = request.getfixturevalue("fake_fyers")
         fake.access_token_ttl = 400 * 86400  # the fixed clock runs ahead of the fake's real one
-        settings = fyers_settings_for(fake, state_dir, market_hours_check=True, **overrides)
-        services = bootstrap(settings, clock)
-        built.append(services)
-        client = create_app(services=services).test_client()
+        client = make_bridge(settings=fyers_settings_for(fake, state_dir, market_hours_check=True, **overrides)).client
         assert browser_login(client, fake).status_code == 200
         return client
 
     build.broker = request.param
-    yield build
-    for services in built:
-        services.broker.close()
+    return build
 
 
 def entry_and_exit(client):
-    entry = post(client, seed_alert(idempotency_key="entry-1"))
-    exit_ = post(client, seed_alert(action="EXIT", qty=None, sl=None, tp=None, idempotency_key="exit-1"))
+    entry = send_alert(client, seed_alert(idempotency_key="entry-1"))
+    exit_ = send_alert(client, seed_alert(action="EXIT", qty=None, sl=None, tp=None, idempotency_key="exit-1"))
     return entry, exit_
 
 
@@ -261,10 +231,10 @@ def test_at_1545_on_expiry_day_both_are_refused_as_closed(bridge_at, request):
 
 def test_at_1545_an_amo_waits_for_the_window_15_minutes_after_the_close(bridge_at, clock):
     client = bridge_at(EXPIRY_TUESDAY_1545, market_closed_policy="amo")
-    early = post(client, seed_alert(idempotency_key="amo-early"))
+    early = send_alert(client, seed_alert(idempotency_key="amo-early"))
     assert early.status_code == 422 and "AMO" in early.json["message"], early.json
     clock.instant = datetime(2026, 12, 1, 15, 55, tzinfo=IST)
-    amo = post(client, seed_alert(idempotency_key="amo-on-time"))
+    amo = send_alert(client, seed_alert(idempotency_key="amo-on-time"))
     assert amo.status_code == 200 and amo.json["amo"] is True, amo.json
     assert amo.json["expiry"] == "2026-12-08"  # the 1st's contracts stopped at 15:40
 
@@ -278,7 +248,7 @@ def test_at_1545_with_the_queue_policy_both_are_queued_for_the_next_open(bridge_
 
 def test_at_0916_after_a_holiday_the_weekly_trades(bridge_at):
     client = bridge_at(AFTER_THE_HOLIDAY_0916)
-    response = post(client, seed_alert())
+    response = send_alert(client, seed_alert())
     assert response.status_code == 200, response.json
     assert response.json["expiry"] == "2026-12-01"
 
@@ -290,7 +260,7 @@ def test_an_alert_costs_at_most_one_market_status_call_per_30_seconds(market, fa
     # The fake answers like the reference's sample: `code` and `marketStatus`, no top-level `s`.
     client, _ = market(WEDNESDAY_10)
     for key in ("a", "b", "c"):
-        assert post(client, seed_alert(idempotency_key=key)).status_code == 200
+        assert send_alert(client, seed_alert(idempotency_key=key)).status_code == 200
     assert fake_fyers.count("marketStatus") == 1
     assert len(fake_fyers.placed_orders()) == 3
 
@@ -299,7 +269,7 @@ def test_a_market_status_answer_that_says_nothing_is_kept_like_any_other(market,
     client, _ = market(WEDNESDAY_10)
     fake_fyers.market_status_rows = [{"exchange": 10, "segment": 10, "market_type": "NORMAL", "status": "OPEN"}]
     for key in ("a", "b", "c"):
-        assert post(client, seed_alert(idempotency_key=key)).status_code == 200  # the calendar decides
+        assert send_alert(client, seed_alert(idempotency_key=key)).status_code == 200  # the calendar decides
     assert fake_fyers.count("marketStatus") == 1
 
 
@@ -310,36 +280,32 @@ def test_fyers_saying_closed_in_any_of_its_words_wins(market, fake_fyers, status
         {"exchange": 10, "segment": 11, "market_type": "AUCTION", "status": "OPEN"},  # not the normal market
         {"exchange": 10, "segment": 11, "market_type": "NORMAL", "status": status},
     ]
-    response = post(client, seed_alert())
+    response = send_alert(client, seed_alert())
     assert response.status_code == 422 and "Fyers reports" in response.json["message"], response.json
     assert fake_fyers.count("orders/sync") == 0
 
 
-def _bridge_over_master(tmp_path, clock, csv_text):
+def _bridge_over_master(make_bridge, tmp_path, csv_text):
     """A paper bridge with the market-hours check on, over a master file holding `csv_text`."""
     path = tmp_path / "NSE_FO.csv"
     path.write_text(csv_text)
-    settings = Settings(
-        webhook_secret_token=SECRET, admin_token=ADMIN, state_dir=str(tmp_path / "var"),
-        symbol_master_url=str(path), market_hours_check=True,
-    )
-    return create_app(services=bootstrap(settings, clock)).test_client()
+    return make_bridge(symbol_master_url=str(path), market_hours_check=True).client
 
 
-def test_the_market_closes_when_the_masters_session_says(tmp_path, clock):
+def test_the_market_closes_when_the_masters_session_says(make_bridge, tmp_path, clock):
     clock.instant = datetime(2026, 11, 18, 15, 35, tzinfo=IST)
     text = synthetic_master_csv(clock.instant.date()).replace("0915-1540|", "0915-1530|")
-    response = post(_bridge_over_master(tmp_path, clock, text), seed_alert())
+    response = send_alert(_bridge_over_master(make_bridge, tmp_path, text), seed_alert())
     assert response.status_code == 422 and "after the 15:30 close" in response.json["message"], response.json
 
 
-def test_a_master_stating_no_session_falls_back_to_1540_with_a_warning(tmp_path, clock, caplog):
+def test_a_master_stating_no_session_falls_back_to_1540_with_a_warning(make_bridge, tmp_path, clock, caplog):
     clock.instant = datetime(2026, 11, 18, 15, 35, tzinfo=IST)
     text = synthetic_master_csv(clock.instant.date()).replace("0915-1540|1815-1915:", "")
     with caplog.at_level("WARNING"):
-        client = _bridge_over_master(tmp_path, clock, text)
+        client = _bridge_over_master(make_bridge, tmp_path, text)
     assert any(getattr(record, "event", "") == "session_assumed" for record in caplog.records)
-    assert post(client, seed_alert()).status_code == 200
+    assert send_alert(client, seed_alert()).status_code == 200
     clock.instant = datetime(2026, 11, 18, 15, 40, tzinfo=IST)
-    closed = post(client, seed_alert(idempotency_key="later"))
+    closed = send_alert(client, seed_alert(idempotency_key="later"))
     assert closed.status_code == 422 and "after the 15:40 close" in closed.json["message"]

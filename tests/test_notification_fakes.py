@@ -288,7 +288,12 @@ def test_receiver_is_a_fake_telegram_bot_api(receiver):
 
     assert first.json() == {
         "ok": True,
-        "result": {"message_id": 1, "date": first.json()["result"]["date"], "chat": {"id": -1001}, "text": "Order placed"},
+        "result": {
+            "message_id": 1,
+            "date": first.json()["result"]["date"],
+            "chat": {"id": -1001},
+            "text": "Order placed",
+        },
     }
     assert second.json()["result"]["message_id"] == 2
     assert second.json()["result"]["chat"] == {"id": "42"}

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 
 import pytest
 
-from app import create_app
-from app.bootstrap import bootstrap
-from tests.conftest import ADMIN, APP_SECRET, PIN, SECRET, admin_headers, browser_login, seed_alert
+from tests.conftest import ADMIN, APP_SECRET, PIN, SECRET, admin_headers, browser_login, seed_alert, send_alert
 from tests.fakes.http_receiver import HttpReceiver
 from tests.fakes.pubsub import FakePubSub
 
@@ -38,9 +35,9 @@ webhook_receiver = pytest.fixture(_receiver, name="webhook_receiver")
 telegram = pytest.fixture(_receiver, name="telegram")  # the fake Bot API is the same server
 
 
-def make_client(fyers_settings, clock, pubsub, webhook_receiver, telegram, **overrides):
-    settings = dataclasses.replace(
-        fyers_settings,
+def make_client(make_bridge, fyers_settings, pubsub, webhook_receiver, telegram, **overrides):
+    bridge = make_bridge(
+        settings=fyers_settings,
         notification_topic=TOPIC,
         notification_url=f"{webhook_receiver.url}/hooks/secret-path-abc",
         telegram_bot_token=BOT_TOKEN,
@@ -48,21 +45,16 @@ def make_client(fyers_settings, clock, pubsub, webhook_receiver, telegram, **ove
         telegram_api_base_url=telegram.url,
         **overrides,
     )
-    services = bootstrap(settings, clock)
-    return create_app(services=services).test_client(), services
+    return bridge.client, bridge.services
 
 
 @pytest.fixture
-def notified(fyers_settings, clock, pubsub, webhook_receiver, telegram, fake_fyers):
-    client, services = make_client(fyers_settings, clock, pubsub, webhook_receiver, telegram)
+def notified(make_bridge, fyers_settings, pubsub, webhook_receiver, telegram, fake_fyers):
+    client, services = make_client(make_bridge, fyers_settings, pubsub, webhook_receiver, telegram)
     assert browser_login(client, fake_fyers).status_code == 200
     yield client
     services.notifications.close()
     services.broker.close()
-
-
-def post(client, payload):
-    return client.post("/webhook", data=json.dumps(payload), content_type="application/json")
 
 
 def assert_no_secrets(*texts):
@@ -74,7 +66,7 @@ def assert_no_secrets(*texts):
 
 def test_a_failed_order_notifies_every_channel_once(notified, fake_fyers, pubsub, webhook_receiver, telegram):
     fake_fyers.reject_next_order("RED:Margin Shortfall")
-    response = post(notified, seed_alert())
+    response = send_alert(notified, seed_alert())
     assert response.status_code == 422
     [(topic, data, attributes)] = pubsub.messages
     message = json.loads(data)
@@ -89,15 +81,15 @@ def test_a_failed_order_notifies_every_channel_once(notified, fake_fyers, pubsub
 
 
 def test_a_placed_order_notifies_nobody_by_default(notified, pubsub, webhook_receiver, telegram):
-    assert post(notified, seed_alert()).status_code == 200
+    assert send_alert(notified, seed_alert()).status_code == 200
     assert pubsub.messages == [] and webhook_receiver.requests == [] and telegram.telegram_messages() == []
 
 
-def test_notify_on_all_reports_every_order(fyers_settings, clock, pubsub, webhook_receiver, telegram, fake_fyers):
-    client, services = make_client(fyers_settings, clock, pubsub, webhook_receiver, telegram, notify_on="all")
+def test_notify_on_all_reports_every_order(make_bridge, fyers_settings, pubsub, webhook_receiver, telegram, fake_fyers):
+    client, services = make_client(make_bridge, fyers_settings, pubsub, webhook_receiver, telegram, notify_on="all")
     try:
         browser_login(client, fake_fyers)
-        assert post(client, seed_alert()).status_code == 200
+        assert send_alert(client, seed_alert()).status_code == 200
         [sent] = telegram.telegram_messages()
         assert sent["text"].startswith("Order placed")
         assert len(pubsub.messages) == 1 and len(webhook_receiver.requests) == 1
@@ -108,7 +100,7 @@ def test_notify_on_all_reports_every_order(fyers_settings, clock, pubsub, webhoo
 
 def test_login_required_message_carries_the_login_link(notified, fake_fyers, telegram, pubsub):
     fake_fyers.expire_tokens()
-    response = post(notified, seed_alert())
+    response = send_alert(notified, seed_alert())
     assert response.status_code == 503
     [sent] = telegram.telegram_messages()
     assert "login required" in sent["text"].lower()
@@ -126,18 +118,18 @@ def test_refresh_job_that_needs_a_login_notifies_with_the_link(notified, fake_fy
 
 @pytest.mark.timeout(60)
 def test_dead_or_hanging_channels_never_delay_the_answer_past_three_seconds(
-    fyers_settings, clock, pubsub, webhook_receiver, telegram, fake_fyers
+    make_bridge, fyers_settings, pubsub, webhook_receiver, telegram, fake_fyers
 ):
     # The product's own budget is shortened so that the bound below has a wide margin.
     client, services = make_client(
-        fyers_settings, clock, pubsub, webhook_receiver, telegram, alert_deadline_seconds=1.5
+        make_bridge, fyers_settings, pubsub, webhook_receiver, telegram, alert_deadline_seconds=1.5
     )
     try:
         browser_login(client, fake_fyers)
         pubsub.hang = webhook_receiver.hang = telegram.hang = True
         fake_fyers.add_fault("orders/sync", "hang")  # the worst case: the broker hangs too
         started = time.monotonic()
-        response = post(client, seed_alert())
+        response = send_alert(client, seed_alert())
         elapsed = time.monotonic() - started
         assert response.status_code == 202
         assert elapsed < 3.0
@@ -151,14 +143,16 @@ def test_dead_or_hanging_channels_never_delay_the_answer_past_three_seconds(
         services.broker.close()
 
 
-def test_unreachable_channels_do_not_fail_the_order(fyers_settings, clock, pubsub, webhook_receiver, telegram, fake_fyers):
-    client, services = make_client(fyers_settings, clock, pubsub, webhook_receiver, telegram, notify_on="all")
+def test_unreachable_channels_do_not_fail_the_order(
+    make_bridge, fyers_settings, pubsub, webhook_receiver, telegram, fake_fyers
+):
+    client, services = make_client(make_bridge, fyers_settings, pubsub, webhook_receiver, telegram, notify_on="all")
     try:
         browser_login(client, fake_fyers)
         pubsub.fail_with = __import__("grpc").StatusCode.UNAVAILABLE
         webhook_receiver.status = 500
         telegram.stop()
-        response = post(client, seed_alert())
+        response = send_alert(client, seed_alert())
         assert response.status_code == 200 and response.json["status"] == "placed"
         assert len(fake_fyers.placed_orders()) == 1
     finally:

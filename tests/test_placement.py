@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+
 import pytest
 
 from app.deadline import Deadline
@@ -32,10 +33,14 @@ class ScriptedBroker:
         self.sends += 1
         step = self.script.pop(0)
         if step == "accept":
-            self.book.append(BrokerOrder("OID1", order.symbol, order.qty, order.side, order.product_type, order.tag, "traded"))
+            self.book.append(
+                BrokerOrder("OID1", order.symbol, order.qty, order.side, order.product_type, order.tag, "traded")
+            )
             return PlacedOrder("OID1")
         if step == "accept-then-drop":
-            self.book.append(BrokerOrder("OID1", order.symbol, order.qty, order.side, order.product_type, order.tag, "traded"))
+            self.book.append(
+                BrokerOrder("OID1", order.symbol, order.qty, order.side, order.product_type, order.tag, "traded")
+            )
             raise OrderOutcomeUnknown("connection dropped")
         raise step
 
@@ -45,7 +50,9 @@ class ScriptedBroker:
 
 
 def placer(broker):
-    return OrderPlacer(broker, lambda: datetime(2026, 11, 18, tzinfo=timezone.utc), sleep=lambda s: None, jitter=lambda: 0.5)
+    return OrderPlacer(
+        broker, lambda: datetime(2026, 11, 18, tzinfo=timezone.utc), sleep=lambda s: None, jitter=lambda: 0.5
+    )
 
 
 @pytest.mark.parametrize(
@@ -87,7 +94,9 @@ def test_ambiguous_failure_with_empty_book_is_pending_not_resent():
 
 def test_rejected_in_the_book_is_a_rejection():
     broker = ScriptedBroker(OrderOutcomeUnknown("201"))
-    broker.book.append(BrokerOrder("OID9", ORDER.symbol, 65, Side.BUY, "INTRADAY", "TVabc", "rejected", "RMS: no margin"))
+    broker.book.append(
+        BrokerOrder("OID9", ORDER.symbol, 65, Side.BUY, "INTRADAY", "TVabc", "rejected", "RMS: no margin")
+    )
     with pytest.raises(OrderRejected, match="no margin"):
         placer(broker).place(ORDER, Deadline(2.5))
 
@@ -128,7 +137,10 @@ class SlicedBook(ScriptedBroker):
     def find_order(self, order, since, deadline):
         self.looks += 1
         first = self.slices[0]
-        return BrokerOrder(first.order_id, order.symbol, 65, order.side, order.product_type, order.tag, first.status, slices=self.slices)
+        return BrokerOrder(
+            first.order_id, order.symbol, 65, order.side, order.product_type, order.tag, first.status,
+            slices=self.slices,
+        )
 
 
 def test_a_sliced_order_found_after_a_lost_answer_keeps_every_slice():

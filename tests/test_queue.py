@@ -7,17 +7,15 @@ trading morning, far from the close so that these tests do not depend on it.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import datetime, timedelta
 
 import pytest
 
-from app import create_app
-from app.bootstrap import bootstrap
 from app.deadline import Deadline
 from app.domain.alert import parse_message
 from app.domain.contracts import IST
+from app.services.record import AlertRecord
 from tests.conftest import admin_headers, browser_login, seed_alert
 
 WEDNESDAY_10 = datetime(2026, 11, 18, 10, 0, tzinfo=IST)
@@ -27,25 +25,19 @@ THURSDAY_OPEN = datetime(2026, 11, 19, 9, 15, 30, tzinfo=IST)  # the Scheduler's
 
 
 @pytest.fixture
-def bridge(fyers_settings, clock, fake_fyers):
+def bridge(make_bridge, fyers_settings, clock, fake_fyers):
     """Build the service with the queue policy; log in (at 10:00 Wednesday) unless told not to."""
-    built = []
 
     def build(login: bool = True, **overrides):
-        settings = dataclasses.replace(
-            fyers_settings, market_hours_check=True, market_closed_policy="queue", **overrides
-        )
         clock.instant = WEDNESDAY_10
-        services = bootstrap(settings, clock)
-        built.append(services)
-        client = create_app(services=services).test_client()
+        built = make_bridge(
+            settings=fyers_settings, market_hours_check=True, market_closed_policy="queue", **overrides
+        )
         if login:
-            assert browser_login(client, fake_fyers).status_code == 200
-        return client, services
+            assert browser_login(built.client, fake_fyers).status_code == 200
+        return built.client, built.services
 
-    yield build
-    for services in built:
-        services.broker.close()
+    return build
 
 
 def queue_alert(client, **overrides) -> str:
@@ -141,7 +133,8 @@ def test_an_entry_a_dead_worker_left_processing_is_taken_over_and_the_book_decid
         claim = services.alerts.ledger.claim(f"queue:{dead.id}", dead.entry["alert_id"])
     if died == "after_placing":
         message = parse_message(dead.entry["payload"], default_product_type="INTRADAY")
-        services.alerts._execute(message, dead.entry["alert_id"], Deadline(2.5), {}, claim)
+        record = AlertRecord(dead.entry["alert_id"])
+        services.alerts.execution.run(message, dead.entry["alert_id"], Deadline(2.5), record, claim)
         assert len(fake_fyers.placed_orders()) == 1
     [held] = listing(client)["queue"]
     assert held["state"] == "processing" and held["worker"] == "dead-instance"

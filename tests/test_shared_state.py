@@ -46,7 +46,9 @@ def login_through(service: ServiceProcess) -> None:
 
 
 def post(service: ServiceProcess, alert: dict) -> requests.Response:
-    return requests.post(f"{service.base}/webhook", data=json.dumps(alert), headers={"Content-Type": "text/plain"}, timeout=10)
+    return requests.post(
+        f"{service.base}/webhook", data=json.dumps(alert), headers={"Content-Type": "text/plain"}, timeout=10
+    )
 
 
 def test_login_through_one_instance_is_used_by_the_other(instances, fake_fyers):

@@ -14,7 +14,7 @@ from app.adapters.symbol_master import load_symbol_master, parse_master_csv, syn
 from app.domain.contracts import IST
 from app.domain.session import TradingSession, parse_session
 
-# DESIGN §2's example row, for an expiry after 3 Aug 2026: the session column says 0915-1540 and
+# A row of Fyers's NSE_FO.csv, for an expiry after 3 Aug 2026: the session column says 0915-1540 and
 # the expiry epoch is 15:40 IST on expiry day (1 Dec 2026).
 DESIGN_ROW = (
     "101126120135426,NIFTY 01 Dec 26 29450 CE,14,65,0.05,,0915-1540|1815-1915:,2026-11-27,"
@@ -29,7 +29,7 @@ SENSEX_ROW = (
     "121126120382501,SENSEX 03 Dec 26 85000 CE,14,20,0.05,,0915-1540|1815-1915:,2026-11-27,"
     "1796292600,BSE:SENSEX26D0385000CE,12,11,825001,SENSEX,1,85000.0,CE,121000000000001,None,0,0.0"
 )
-# The shape of every row: 21 columns as in DESIGN §2's example.
+# The shape of every row: 21 columns, as in DESIGN_ROW.
 ROW_SHAPE = re.compile(
     r"(1011|1211)\d{11,12},[A-Z]+ \d{2} [A-Z][a-z]{2} \d{2} \d+ (CE|PE),14,\d+,0\.05,,0915-1540\|1815-1915:,"
     r"\d{4}-\d{2}-\d{2},\d{10},(NSE|BSE):[A-Z]+\d{2}[0-9A-Z]+(CE|PE),(10|12),11,\d+,[A-Z]+,\d+,\d+\.0,(CE|PE),"
@@ -81,7 +81,9 @@ def test_monthly_ticker_format_is_recognised():
 def test_malformed_rows_are_skipped():
     fields = DESIGN_ROW.split(",")
     broken = []
-    for column, value in ((3, "sixty-five"), (4, "0"), (8, ""), (8, "99999999999999"), (8, "-1"), (9, ""), (15, "NaN"), (13, "")):
+    for column, value in (
+        (3, "sixty-five"), (4, "0"), (8, ""), (8, "99999999999999"), (8, "-1"), (9, ""), (15, "NaN"), (13, "")
+    ):
         row = list(fields)
         row[column] = value
         broken.append(",".join(row))
@@ -146,7 +148,9 @@ def test_synthetic_ticker_formats(today, holidays, expiry, ticker, monthly):
 
 def test_synthetic_rows_have_the_fyers_shape(november_csv):
     lines = november_csv.splitlines()
-    assert all(ROW_SHAPE.fullmatch(line) for line in lines), next(l for l in lines if not ROW_SHAPE.fullmatch(l))
+    assert all(ROW_SHAPE.fullmatch(line) for line in lines), next(
+        line for line in lines if not ROW_SHAPE.fullmatch(line)
+    )
     assert all(len(line.split(",")) == 21 for line in lines)
     tickers = [line.split(",")[9] for line in lines]
     assert len(tickers) == len(set(tickers))
@@ -434,8 +438,10 @@ def test_the_design_shaped_bse_row_parses():
 
 def test_the_default_synthetic_master_lists_both_exchanges(november_both):
     assert {"NIFTY", "BANKNIFTY", "SENSEX", "BANKEX"} <= november_both.underlyings
-    assert november_both.resolve("NIFTY", "WEEKLY", Decimal("26000"), "CE", ist(2026, 11, 22)).ticker.startswith("NSE:")
-    assert november_both.resolve("SENSEX", "WEEKLY", Decimal("85000"), "CE", ist(2026, 11, 22)).ticker.startswith("BSE:")
+    nifty = november_both.resolve("NIFTY", "WEEKLY", Decimal("26000"), "CE", ist(2026, 11, 22))
+    assert nifty.ticker.startswith("NSE:")
+    sensex = november_both.resolve("SENSEX", "WEEKLY", Decimal("85000"), "CE", ist(2026, 11, 22))
+    assert sensex.ticker.startswith("BSE:")
 
 
 def test_comma_separated_sources_load_side_by_side(tmp_path):

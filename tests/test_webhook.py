@@ -7,20 +7,11 @@ import json
 import pytest
 
 from tests.concurrency import together
-from tests.conftest import SECRET, seed_alert
+from tests.conftest import SECRET, seed_alert, send_alert
 
 
-def post(client, payload, content_type="application/json", headers=None):
-    body = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
-    return client.post("/webhook", data=body, content_type=content_type, headers=headers or {})
-
-
-def orders(services):
-    return services.broker.orders
-
-
-def test_seed_payload_places_one_order(client, services):
-    response = post(client, seed_alert())
+def test_seed_payload_places_one_order(client, paper):
+    response = send_alert(client, seed_alert())
     assert response.status_code == 200, response.json
     body = response.json
     assert body["status"] == "placed"
@@ -28,66 +19,66 @@ def test_seed_payload_places_one_order(client, services):
     assert body["symbol"] == "NSE:NIFTY26NOV26000CE"  # 23 Nov: weekly moved by the holiday, and monthly
     assert body["qty"] == 65 and body["lots"] == 1 and body["side"] == "BUY"
     assert body["sl"] < body["ltp"] < body["tp"]
-    [order] = orders(services)
+    [order] = paper.orders
     assert order.symbol == body["symbol"] and order.qty == 65 and int(order.side) == 1
     assert order.product_type == "INTRADAY" and order.tag and order.tag.isalnum()
 
 
-def test_seed_payload_as_text_plain(client, services):
-    response = post(client, json.dumps(seed_alert()), content_type="text/plain")
+def test_seed_payload_as_text_plain(client, paper):
+    response = send_alert(client, json.dumps(seed_alert()), content_type="text/plain")
     assert response.status_code == 200
-    assert len(orders(services)) == 1
+    assert len(paper.orders) == 1
 
 
-def test_repeated_key_replays_the_same_answer_and_places_nothing(client, services):
-    first = post(client, seed_alert())
-    second = post(client, seed_alert())
+def test_repeated_key_replays_the_same_answer_and_places_nothing(client, paper):
+    first = send_alert(client, seed_alert())
+    second = send_alert(client, seed_alert())
     assert second.status_code == 200
     assert second.json == first.json
     assert second.headers["Idempotent-Replayed"] == "true"
-    assert len(orders(services)) == 1
+    assert len(paper.orders) == 1
 
 
-def test_idempotency_key_from_header(client, services):
+def test_idempotency_key_from_header(client, paper):
     alert = seed_alert(idempotency_key=None)
-    first = post(client, alert, headers={"Idempotency-Key": "hdr-1"})
-    second = post(client, alert, headers={"Idempotency-Key": "hdr-1"})
+    first = send_alert(client, alert, headers={"Idempotency-Key": "hdr-1"})
+    second = send_alert(client, alert, headers={"Idempotency-Key": "hdr-1"})
     assert first.status_code == second.status_code == 200
     assert second.json["order_id"] == first.json["order_id"]
-    assert len(orders(services)) == 1
+    assert len(paper.orders) == 1
 
 
-def test_identical_keyless_alerts_within_the_window_are_one(client, services, clock):
+def test_identical_keyless_alerts_within_the_window_are_one(client, paper, clock):
     from datetime import timedelta
 
-    first = post(client, seed_alert(idempotency_key=None))
-    resent = post(client, seed_alert(idempotency_key=None))
+    first = send_alert(client, seed_alert(idempotency_key=None))
+    resent = send_alert(client, seed_alert(idempotency_key=None))
     assert first.status_code == resent.status_code == 200
     assert resent.json == first.json and resent.headers["Idempotent-Replayed"] == "true"
-    assert len(orders(services)) == 1
-    assert post(client, seed_alert(idempotency_key=None, action="SELL")).status_code == 200
-    assert len(orders(services)) == 2  # a different alert
+    assert len(paper.orders) == 1
+    assert send_alert(client, seed_alert(idempotency_key=None, action="SELL")).status_code == 200
+    assert len(paper.orders) == 2  # a different alert
     clock.instant += timedelta(seconds=61)  # DUPLICATE_WINDOW_SECONDS later: a new alert
-    later = post(client, seed_alert(idempotency_key=None))
+    later = send_alert(client, seed_alert(idempotency_key=None))
     assert later.status_code == 200 and later.json["order_id"] != first.json["order_id"]
-    assert len(orders(services)) == 3
-    assert len({o.tag for o in orders(services)}) == 3
+    assert len(paper.orders) == 3
+    assert len({o.tag for o in paper.orders}) == 3
 
 
 @pytest.mark.parametrize("token", [None, "", "wrong", SECRET + "x", 12345, ["x"]])
-def test_wrong_or_missing_token_is_401_and_places_nothing(client, services, token):
-    response = post(client, seed_alert(token=token))
+def test_wrong_or_missing_token_is_401_and_places_nothing(client, paper, token):
+    response = send_alert(client, seed_alert(token=token))
     assert response.status_code == 401
     assert response.json["status"] == "unauthorized"
-    assert orders(services) == []
+    assert paper.orders == []
 
 
-def test_wrong_token_with_known_key_does_not_replay(client, services):
-    assert post(client, seed_alert()).status_code == 200
-    response = post(client, seed_alert(token="wrong"))
+def test_wrong_token_with_known_key_does_not_replay(client, paper):
+    assert send_alert(client, seed_alert()).status_code == 200
+    response = send_alert(client, seed_alert(token="wrong"))
     assert response.status_code == 401
     assert "order_id" not in response.json
-    assert len(orders(services)) == 1
+    assert len(paper.orders) == 1
 
 
 @pytest.mark.parametrize(
@@ -118,17 +109,17 @@ def test_wrong_token_with_known_key_does_not_replay(client, services):
         ("idempotency_key", "x" * 201),
     ],
 )
-def test_each_invalid_field_is_400_naming_it(client, services, field, value):
+def test_each_invalid_field_is_400_naming_it(client, paper, field, value):
     alert = seed_alert()
     if value is None:
         alert.pop(field)
     else:
         alert[field] = value
-    response = post(client, alert)
+    response = send_alert(client, alert)
     assert response.status_code == 400, response.json
     assert response.json["field"] == field
     assert response.json["message"]
-    assert orders(services) == []
+    assert paper.orders == []
 
 
 @pytest.mark.parametrize(
@@ -141,81 +132,76 @@ def test_each_invalid_field_is_400_naming_it(client, services, field, value):
         (b'{"token": NaN}', "application/json"),
     ],
 )
-def test_unparsable_body_is_400(client, services, body, content_type):
-    response = post(client, body, content_type=content_type)
+def test_unparsable_body_is_400(client, paper, body, content_type):
+    response = send_alert(client, body, content_type=content_type)
     assert response.status_code == 400
     assert response.json["field"] == "body"
-    assert orders(services) == []
+    assert paper.orders == []
 
 
-def test_body_over_64kb_is_413(client, services):
+def test_body_over_64kb_is_413(client, paper):
     alert = seed_alert(padding="x" * 70_000)
-    response = post(client, alert)
+    response = send_alert(client, alert)
     assert response.status_code == 413
     assert response.json["status"] == "too_large"
-    assert orders(services) == []
+    assert paper.orders == []
 
 
 def test_action_and_qty_as_tradingview_strings(client, services):
-    response = post(client, seed_alert(action="sell", qty="65", idempotency_key="tv-1"))
+    response = send_alert(client, seed_alert(action="sell", qty="65", idempotency_key="tv-1"))
     assert response.status_code == 200
     assert response.json["side"] == "SELL"
     assert response.json["tp"] < response.json["ltp"] < response.json["sl"]
 
 
 def test_qty_defaults_to_one_lot(client, services):
-    response = post(client, seed_alert(qty=None, symbol="BANKNIFTY", strikeprice=59000, expiry="MONTHLY"))
+    response = send_alert(client, seed_alert(qty=None, symbol="BANKNIFTY", strikeprice=59000, expiry="MONTHLY"))
     assert response.status_code == 200, response.json
     assert response.json["qty"] == 30
 
 
-def test_more_lots_when_allowed(tmp_path, clock):
-    from app import create_app
-    from app.bootstrap import bootstrap
-    from app.settings import Settings
-
-    settings = Settings(webhook_secret_token=SECRET, state_dir=str(tmp_path), webhook_max_qty=3)
-    client = create_app(services=bootstrap(settings, clock)).test_client()
-    assert post(client, seed_alert(qty=195)).json["lots"] == 3
-    refused = post(client, seed_alert(qty=260, idempotency_key="k4"))
+def test_more_lots_when_allowed(make_bridge):
+    client = make_bridge(webhook_max_qty=3).client
+    assert send_alert(client, seed_alert(qty=195)).json["lots"] == 3
+    refused = send_alert(client, seed_alert(qty=260, idempotency_key="k4"))
     assert refused.status_code == 422 and refused.json["rule"] == "WEBHOOK_MAX_QTY"
     assert refused.json["field"] == "qty"
 
 
-def test_unlisted_strike_is_422_naming_nearest_strikes(client, services):
-    response = post(client, seed_alert(strikeprice=26010))
+def test_unlisted_strike_is_422_naming_nearest_strikes(client, paper):
+    response = send_alert(client, seed_alert(strikeprice=26010))
     assert response.status_code == 422
     assert response.json["status"] == "contract_not_found"
     assert 26000 in response.json["nearest_strikes"] and 26050 in response.json["nearest_strikes"]
-    assert orders(services) == []
+    assert paper.orders == []
 
 
 def test_422_is_final_for_its_key(client, services):
-    first = post(client, seed_alert(strikeprice=26010))
-    second = post(client, seed_alert(strikeprice=26010))
+    first = send_alert(client, seed_alert(strikeprice=26010))
+    second = send_alert(client, seed_alert(strikeprice=26010))
     assert first.status_code == second.status_code == 422
     assert second.headers.get("Idempotent-Replayed") == "true"
 
 
-def test_400_releases_the_key(client, services):
-    assert post(client, seed_alert(qty=64)).status_code == 400
-    assert post(client, seed_alert()).status_code == 200
-    assert len(orders(services)) == 1
+def test_400_releases_the_key(client, paper):
+    assert send_alert(client, seed_alert(qty=64)).status_code == 400
+    assert send_alert(client, seed_alert()).status_code == 200
+    assert len(paper.orders) == 1
 
 
-def test_co_sends_stop_loss_as_points(client, services):
-    response = post(client, seed_alert(productType="CO", sl=None, tp=None))
+def test_co_sends_stop_loss_as_points(client, paper):
+    response = send_alert(client, seed_alert(productType="CO", sl=None, tp=None))
     assert response.status_code == 200
     body = response.json
-    [order] = orders(services)
+    [order] = paper.orders
     assert order.tag is None  # Fyers refuses tags on CO/BO
     assert body["product_type"] == "CO"
 
 
 def test_every_alert_leaves_a_journal_record(client, services, clock):
-    post(client, seed_alert())
-    post(client, seed_alert(token="wrong"))
-    post(client, seed_alert(qty=64, idempotency_key="bad-qty"))
+    send_alert(client, seed_alert())
+    send_alert(client, seed_alert(token="wrong"))
+    send_alert(client, seed_alert(qty=64, idempotency_key="bad-qty"))
     records = services.journal.day(clock.now().date())
     assert [r["status"] for r in records] == [200, 401, 400]
     placed = records[0]
@@ -225,15 +211,15 @@ def test_every_alert_leaves_a_journal_record(client, services, clock):
     assert SECRET not in json.dumps(records)
 
 
-def test_twenty_concurrent_posts_with_one_key_place_one_order(app, services):
+def test_twenty_concurrent_posts_with_one_key_place_one_order(app, paper):
     def send(i):
-        response = post(app.test_client(), seed_alert(idempotency_key="burst-1"))
+        response = send_alert(app.test_client(), seed_alert(idempotency_key="burst-1"))
         return response.status_code, response.json
 
     answers = together(20, send)
     assert len(answers) == 20
-    assert len(orders(services)) == 1
-    order_id = orders(services)[0].order_id
+    assert len(paper.orders) == 1
+    order_id = paper.orders[0].order_id
     for status, body in answers:
         assert status in (200, 409), body
         if status == 200:
@@ -254,8 +240,8 @@ def test_health_and_readiness(client):
 
 
 def test_orders_lists_the_day_for_the_operator(client, services, clock):
-    post(client, seed_alert())
-    post(client, seed_alert(strikeprice=26010, idempotency_key="k2"))
+    send_alert(client, seed_alert())
+    send_alert(client, seed_alert(strikeprice=26010, idempotency_key="k2"))
     headers = {"Authorization": "Bearer admin-test-token"}
     day = client.get("/orders?date=2026-11-18", headers=headers)
     assert day.status_code == 200

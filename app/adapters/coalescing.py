@@ -136,8 +136,3 @@ class CoalescingBroker(Broker):
         close = getattr(self._inner, "close", None)
         if close:
             close()
-
-    @property
-    def orders(self):
-        """The wrapped broker's orders (the paper broker keeps them)."""
-        return self._inner.orders

@@ -12,27 +12,22 @@ from fyers_apiv3 import fyersModel
 
 from app.adapters.fyers_http import DeadlineSession
 from app.deadline import Deadline
-from app.domain.errors import BrokerUnavailable, LoginRequired, Unexecutable
+from app.domain.errors import BrokerUnavailable, LoginFailed, LoginRequired
+from app.ports import BrokerLogin
 
 
-class LoginFailed(Unexecutable):
-    """Fyers refused the auth code or refresh token; a new login is needed."""
-
-    code = "login_failed"
-
-
-class FyersAuth:
+class FyersAuth(BrokerLogin):
     """Talks to Fyers's login endpoints; never logs or returns a token except to its caller."""
 
     def __init__(self, app_id: str, secret_id: str, redirect_uri: str, api_base: str):
-        self._app_id = app_id
-        self._secret_id = secret_id
-        self._redirect_uri = redirect_uri
-        self._api_base = api_base
         self._session = DeadlineSession()
         # The SDK's code exchange uses a bare `requests.post` with no timeout; it runs on
         # this pool so that the caller's deadline holds even if Fyers never answers.
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="fyers-auth")
+        self._app_id = app_id
+        self._secret_id = secret_id
+        self._redirect_uri = redirect_uri
+        self._api_base = api_base
 
     def login_url(self, state: str) -> str:
         """The Fyers login page for this app, carrying `state` back to our callback."""

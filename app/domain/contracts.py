@@ -6,14 +6,19 @@ it. Nothing here computes a calendar.
 
 from __future__ import annotations
 
-import difflib
 import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
+from app.domain.contract_refusals import (
+    expiry_refused,
+    no_tradable_expiry,
+    unknown_underlying,
+    unlisted_strike,
+)
 from app.domain.errors import ContractNotFound, InvalidAlert
 from app.domain.session import TradingSession
 
@@ -23,10 +28,6 @@ EXPIRY_SELECTORS = ("WEEKLY", "NEXT_WEEKLY", "MONTHLY", "NEXT_MONTHLY")
 OPTION_TYPES = ("CE", "PE")
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-# How many listed strikes on each side of an unlisted one the error names.
-_NEAREST_EACH_SIDE = 2
-# Beyond this many, an unknown underlying's message suggests close matches instead of listing all.
-_LIST_UNDERLYINGS_UP_TO = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +198,8 @@ class SymbolMaster:
         except TypeError:  # a signalling NaN refuses to hash
             contract = None
         if contract is None:
-            raise _unlisted_strike(book, expiry_date, option_type, _strike(strike))
+            listed = book.strikes.get((expiry_date, option_type), ())
+            raise unlisted_strike(book.underlying, expiry_date, option_type, _strike(strike), listed)
         if contract.expires_at <= now_ts:
             raise ContractNotFound(
                 f"{contract.ticker} stopped trading at {_ist(contract.expires_at)} IST",
@@ -215,7 +217,7 @@ class SymbolMaster:
     def _book(self, underlying: str) -> _Book:
         book = self._find_book(underlying)
         if book is None:
-            raise _unknown_underlying(underlying, self._books)
+            raise unknown_underlying(underlying, self._books)
         return book
 
     @staticmethod
@@ -229,15 +231,17 @@ class SymbolMaster:
                 return expiry
             reason = "has expired" if instant is not None else "is not a listed expiry"
             tradable = sorted(book.tradable_expiries(now_ts))
-            raise _expiry_refused(
-                book, expiry.isoformat(), f"{expiry.isoformat()} {reason} for {book.underlying}", "", tradable
-            )
+            why = f"{expiry.isoformat()} {reason} for {book.underlying}"
+            raise expiry_refused(book.underlying, expiry.isoformat(), why, "", tradable)
         # expiry is a selector: WEEKLY is the nearest expiry of any format, MONTHLY the nearest
         # expiry in the monthly ticker format; the NEXT_ forms take the one after.
         if expiry.endswith("WEEKLY") and not book.weekly:
             # Monthly only (BANKNIFTY, BANKEX, stocks): taking the monthly for a weekly would be a guess.
-            why = f"{book.underlying} has no weekly expiries (monthly only), so {expiry} names none; use MONTHLY or a date"
-            raise _expiry_refused(book, expiry, why, "", sorted(book.tradable_expiries(now_ts)))
+            why = (
+                f"{book.underlying} has no weekly expiries (monthly only), so {expiry} names none; "
+                "use MONTHLY or a date"
+            )
+            raise expiry_refused(book.underlying, expiry, why, "", sorted(book.tradable_expiries(now_ts)))
         if expiry.endswith("MONTHLY"):
             expiries, instants, kind = book.monthly_expiries, book.monthly_expires_at, "monthly "
         else:
@@ -250,18 +254,8 @@ class SymbolMaster:
         tradable = expiries[bisect_right(instants, now_ts) :]
         needed = "two tradable" if expiry.startswith("NEXT_") else "a tradable"
         noun = "expiries" if expiry.startswith("NEXT_") else "expiry"
-        raise _expiry_refused(book, expiry, f"{expiry} needs {needed} {kind}{noun} of {book.underlying}", kind, tradable)
-
-
-def _expiry_refused(book: _Book, expiry: str, why: str, kind: str, tradable: Iterable[date]) -> ContractNotFound:
-    """No contract for the expiry asked: why, and the tradable expiries it could have named."""
-    listed = [day.isoformat() for day in tradable]
-    return ContractNotFound(
-        f"{why}; tradable {kind}expiries: {', '.join(listed) or 'none'}",
-        underlying=book.underlying,
-        expiry=expiry,
-        tradable_expiries=listed,
-    )
+        why = f"{expiry} needs {needed} {kind}{noun} of {book.underlying}"
+        raise expiry_refused(book.underlying, expiry, why, kind, tradable)
 
 
 def _epoch(now: datetime) -> float:
@@ -277,32 +271,6 @@ def _ist(epoch: int) -> str:
 
 def _selector_list() -> str:
     return ", ".join(EXPIRY_SELECTORS)
-
-
-def _plain_number(value: Decimal) -> int | float:
-    """A strike as JSON shows it: 24000 rather than Decimal('24000.0'), 24012.5 when fractional."""
-    return int(value) if value == value.to_integral_value() else float(value)
-
-
-def _unknown_underlying(underlying: str, books: dict[str, _Book]) -> ContractNotFound:
-    listed = sorted(books)
-    if len(listed) <= _LIST_UNDERLYINGS_UP_TO:
-        hint = f"listed: {', '.join(listed)}"
-    else:
-        close = difflib.get_close_matches(str(underlying).upper(), listed, n=3)
-        hint = f"did you mean {', '.join(close)}?" if close else f"{len(listed)} underlyings are listed"
-    return ContractNotFound(
-        f"no options are listed for underlying {underlying!r}; {hint}",
-        underlying=underlying,
-    )
-
-
-def _no_tradable_expiry(book: _Book, now: datetime) -> ContractNotFound:
-    return ContractNotFound(
-        f"{book.underlying} has no tradable expiry at {now.astimezone(IST):%Y-%m-%d %H:%M} IST; "
-        "the symbol master may be stale",
-        underlying=book.underlying,
-    )
 
 
 def _option_type(value) -> str:
@@ -322,18 +290,5 @@ def _strike(value) -> Decimal:
     return value
 
 
-def _unlisted_strike(book: _Book, expiry: date, option_type: str, strike: Decimal) -> ContractNotFound:
-    listed = book.strikes.get((expiry, option_type), ())
-    position = bisect_left(listed, strike)
-    nearest = [_plain_number(value) for value in listed[max(0, position - _NEAREST_EACH_SIDE) : position]]
-    nearest += [_plain_number(value) for value in listed[position : position + _NEAREST_EACH_SIDE]]
-    where = f"{book.underlying} {expiry.isoformat()} {option_type}"
-    return ContractNotFound(
-        f"strike {_plain_number(strike)} is not listed for {where}; nearest listed: "
-        f"{', '.join(str(value) for value in nearest) or 'none'}",
-        underlying=book.underlying,
-        expiry=expiry.isoformat(),
-        option_type=option_type,
-        strike=_plain_number(strike),
-        nearest_strikes=nearest,
-    )
+def _no_tradable_expiry(book: _Book, now: datetime) -> ContractNotFound:
+    return no_tradable_expiry(book.underlying, f"{now.astimezone(IST):%Y-%m-%d %H:%M}")

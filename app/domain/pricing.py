@@ -75,6 +75,20 @@ def price_exits(
     above = max(round_to_tick(above, tick, ROUND_CEILING), ltp + tick)
 
     used = {below_field: below, above_field: above}
+    return Exits(
+        stop_loss=used["sl"],
+        take_profit=used["tp"],
+        stop_loss_points=abs(ltp - used["sl"]),
+        take_profit_points=abs(used["tp"] - ltp),
+        adjustments=_adjustments(side, ltp, tick, sent, used, wrong),
+    )
+
+
+def _adjustments(
+    side: Side, ltp: Decimal, tick: Decimal, sent: dict[str, Decimal | None], used: dict[str, Decimal],
+    wrong: dict[str, str],
+) -> tuple[Adjustment, ...]:
+    """Each level the alert sent that is not used as sent, and why."""
     adjustments = []
     for name, label in (("sl", "stop-loss"), ("tp", "target")):
         if sent[name] is None or sent[name] == used[name]:
@@ -84,10 +98,4 @@ def price_exits(
         else:
             reason = f"rounded to the tick {tick}, away from the LTP {ltp:.2f}"
         adjustments.append(Adjustment(name, sent[name], used[name], reason, name in wrong))
-    return Exits(
-        stop_loss=used["sl"],
-        take_profit=used["tp"],
-        stop_loss_points=abs(ltp - used["sl"]),
-        take_profit_points=abs(used["tp"] - ltp),
-        adjustments=tuple(adjustments),
-    )
+    return tuple(adjustments)

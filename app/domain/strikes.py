@@ -58,7 +58,8 @@ def parse_relative(value: Any) -> StrikeChoice | None:
     steps = int(match.group(3))
     if not 1 <= steps <= MAX_STEPS:
         raise InvalidAlert(
-            "strikeprice", f"strikeprice {value.strip()!r} is out of range: use ITM1-ITM{MAX_STEPS} or OTM1-OTM{MAX_STEPS}"
+            "strikeprice",
+            f"strikeprice {value.strip()!r} is out of range: use ITM1-ITM{MAX_STEPS} or OTM1-OTM{MAX_STEPS}",
         )
     return StrikeChoice(moneyness=match.group(2), steps=steps)
 

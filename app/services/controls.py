@@ -32,13 +32,22 @@ class TradingControls:
         return self._set({"paused": False, "at": self._clock.now().isoformat()})
 
     def orders_today(self) -> int:
-        """Orders counted today (IST)."""
+        """Today's (IST) entry orders placed (or pending at the broker); exits are not counted.
+
+        The one count of "orders today" (MAX_ORDERS_PER_DAY, /admin/status, the console). With a
+        limit, an entry is reserved before it is sent and given back unless placed; without one,
+        placed entries are counted once they have left.
+        """
         found = self._store.get(self._day_key())
         return found.data.get("orders", 0) if found else 0
 
     def reserve_orders(self, count: int, limit: int) -> bool:
         """Count `count` more orders today if that stays within `limit`; False if it would not."""
         return self._add(count, limit)
+
+    def count_orders(self, count: int) -> None:
+        """Count orders placed while no daily limit is set."""
+        self._add(count, None)
 
     def release_orders(self, count: int) -> None:
         """Give back reserved orders that were not placed."""

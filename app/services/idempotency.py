@@ -1,21 +1,41 @@
 """Exactly-once alerts: an atomic claim per idempotency key, then the final answer kept for a TTL.
 
+The states of one key (a document in the state store):
+
+             claim: create-only                settle: a final answer
+  (no key) ---------------------> IN FLIGHT ------------------------> DONE, replayed to every resend:
+     ^  ^                          |    ^ |                            PLACED  200 (partly placed: 422)
+     |  |  settle: release         |    | | lease over (the claimer    PENDING 202; `amend` stores what
+     |  +--------------------------+    | | died): TAKEN OVER by the            the order book settles
+     |     400/401/409/503: a resend    +-+ next claim, which asks     FAILED  422, for good
+     |     could do better                  the order book first          |
+     |                                                                    |
+     +------------------------- TTL over: claimed afresh -----------------+
+
 A claim carries a lease, a little longer than an alert's whole budget: the claimer cannot send
 an order after its own deadline, so a claim still in flight when its lease ends belongs to a
 process that died. The next request with that key takes it over, and is told to ask the
-broker's order book before it places anything.
+broker's order book before it places anything. An unexpected failure (500) after an order may
+have been sent neither stores nor releases: the key stays in flight until its lease ends, so
+only a takeover, which asks the book, can run the alert again. `settle` is that decision.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from typing import Any
 
+from app.answers import answer_for
 from app.domain.errors import AlertInFlight
 from app.ports import Clock, StateStore
+from app.services.record import AlertResult
+
+log = logging.getLogger(__name__)
 
 _MAX_CLAIM_ATTEMPTS = 3  # create, then at most two races with a concurrent delete or expiry
+FINAL = (200, 202, 422)  # answers kept for replays; a resend could change any other (400, 401, 409, 503)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,31 +58,31 @@ class Replay:
     body: dict[str, Any]
 
 
+@dataclass(frozen=True)
 class IdempotencyLedger:
     """Claims keys with create-only writes and stores final answers with compare-and-swap."""
 
-    def __init__(self, store: StateStore, clock: Clock, ttl_seconds: int, lease_seconds: float):
-        self._store = store
-        self._clock = clock
-        self._ttl = ttl_seconds
-        self._lease = lease_seconds
+    store: StateStore
+    clock: Clock
+    ttl_seconds: int
+    lease_seconds: float
 
     def claim(self, key: str, alert_id: str, ttl: int | None = None) -> Claim | Replay:
         """Own the key, or get its stored answer; AlertInFlight while a live request owns it."""
         document = self._document(key)
-        ttl = ttl or self._ttl
+        ttl = ttl or self.ttl_seconds
         for _ in range(_MAX_CLAIM_ATTEMPTS):
-            now = self._clock.now().timestamp()
+            now = self.clock.now().timestamp()
             record = {
                 "state": "in_flight",
                 "alert_id": alert_id,
                 "claimed_at": now,
-                "lease_until": now + self._lease,
+                "lease_until": now + self.lease_seconds,
             }
-            generation = self._store.create(document, record)
+            generation = self.store.create(document, record)
             if generation is not None:
                 return Claim(key, document, generation, ttl, now)
-            existing = self._store.get(document)
+            existing = self.store.get(document)
             if existing is None:
                 continue  # released between our create and our read: try again
             data = existing.data
@@ -75,21 +95,21 @@ class IdempotencyLedger:
                 # Its claimer died mid-alert: take over, remembering since when to look.
                 since = data.get("first_claimed_at", data["claimed_at"])
                 record.update(first_claimed_at=since, taken_over_from=data.get("alert_id"))
-                generation = self._store.replace(document, record, existing.generation)
+                generation = self.store.replace(document, record, existing.generation)
                 if generation is not None:
                     return Claim(key, document, generation, ttl, since, taken_over=True)
                 continue
             if data["expires_at"] > now:
                 return Replay(data["status"], data["body"])
-            generation = self._store.replace(document, record, existing.generation)
+            generation = self.store.replace(document, record, existing.generation)
             if generation is not None:
                 return Claim(key, document, generation, ttl, now)
         raise AlertInFlight("an alert with this idempotency key is being processed concurrently")
 
     def complete(self, claim: Claim, status: int, body: dict[str, Any]) -> None:
         """Store the final answer under the key for the TTL."""
-        now = self._clock.now().timestamp()
-        self._store.replace(
+        now = self.clock.now().timestamp()
+        self.store.replace(
             claim.document,
             {
                 "state": "done",
@@ -102,18 +122,38 @@ class IdempotencyLedger:
             claim.generation,
         )
 
-    def amend(self, key: str, status: int, body: dict[str, Any]) -> bool:
+    def keep(self, claim: Claim, result: AlertResult) -> None:
+        """Store a final result's answer under the key for the TTL."""
+        answer = answer_for(result)
+        self.complete(claim, answer.status, answer.body)
+
+    def settle(self, claim: Claim, result: AlertResult, order_attempted: bool = False) -> None:
+        """Keep a final answer under the key; release it when a resend could do better. Never raises."""
+        status = answer_for(result).status
+        # After an unexpected failure past the order call the order may exist:
+        # keep the key claimed so that a resend cannot place a second one.
+        may_exist = order_attempted and status == 500
+        try:
+            if status in FINAL:
+                self.keep(claim, result)
+            elif not may_exist:
+                self.release(claim)
+        except Exception:
+            log.exception("idempotency ledger update failed", extra={"event": "ledger_error"})
+
+    def amend(self, key: str, result: AlertResult) -> bool:
         """Replace a final answer (a pending order settled later); False if it changed meanwhile."""
         document = self._document(key)
-        current = self._store.get(document)
+        current = self.store.get(document)
         if current is None or current.data.get("state") != "done":
             return False
-        amended = {**current.data, "status": status, "body": body}
-        return self._store.replace(document, amended, current.generation) is not None
+        answer = answer_for(result)
+        amended = {**current.data, "status": answer.status, "body": answer.body}
+        return self.store.replace(document, amended, current.generation) is not None
 
     def release(self, claim: Claim) -> None:
         """Give the key up so that a resend is processed afresh."""
-        self._store.delete(claim.document, claim.generation)
+        self.store.delete(claim.document, claim.generation)
 
     @staticmethod
     def _document(key: str) -> str:

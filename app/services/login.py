@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from app.deadline import Deadline
-from app.domain.errors import BrokerUnavailable, InvalidAlert, LoginRequired, Unexecutable
+from app.domain.errors import BrokerUnavailable, InvalidRequest, LoginRequired, Unexecutable
 from app.logs import log_event
-from app.ports import Notification
+from app.ports import BrokerLogin, Notification, TokenStatus
 from app.services.notify import Notifications
-from app.services.tokens import TokenManager, TokenStatus
-
-if TYPE_CHECKING:  # the adapter is wired in by bootstrap; this module only calls it
-    from app.adapters.fyers_auth import FyersAuth
+from app.services.tokens import TokenManager
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +24,7 @@ class LoginService:
     def __init__(
         self,
         tokens: TokenManager,
-        auth: "FyersAuth",
+        auth: BrokerLogin,
         pin: str | None,
         auth_code: str | None,
         notifications: Notifications | None = None,
@@ -80,7 +77,7 @@ class LoginService:
 
     def _exchange(self, auth_code: Any, source: str) -> TokenStatus:
         if not isinstance(auth_code, str) or not 4 <= len(auth_code) <= 4096:
-            raise InvalidAlert("auth_code", "auth_code is missing or malformed")
+            raise InvalidRequest("auth_code", "auth_code is missing or malformed")
         access, refresh = self._auth.exchange_code(auth_code, Deadline(LOGIN_DEADLINE))
         status = self.tokens.save(access, refresh, source)
         log_event(log, logging.INFO, "token_refreshed", f"Fyers login stored ({source})")

@@ -1,10 +1,10 @@
 """Placing an order exactly once: retry only what never left, look up what may have.
 
-The retry decision (`_never_sent`) is apart from the delay (`_delay`): a failure that proves
-the order did not leave (connection refused, paced out, HTTP 429: that one only once) is
-retried inside the deadline; an ambiguous one (timeout, dropped connection, code 201, 5xx)
-is never re-sent: the order book is read until the order shows up or the deadline passes,
-and the alert is then answered 202 pending and reconciled from the book later.
+A failure that proves the order did not leave (connection refused, paced out, HTTP 429: that
+one only once) is retried inside the deadline, `app.retry` deciding from the error's own facts;
+an ambiguous one (timeout, dropped connection, code 201, 5xx) is never re-sent: the order book
+is read until the order shows up or the deadline passes, and the alert is then answered 202
+pending and reconciled from the book later.
 """
 
 from __future__ import annotations
@@ -14,18 +14,11 @@ import time
 from datetime import datetime
 from typing import Callable
 
-from tenacity import RetryCallState, Retrying, retry_if_exception
-
 from app.deadline import Deadline
-from app.domain.errors import (
-    BrokerUnavailable,
-    LoginRequired,
-    OrderOutcomeUnknown,
-    OrderRejected,
-    RateLimited,
-)
+from app.domain.errors import BrokerUnavailable, LoginRequired, OrderOutcomeUnknown, OrderRejected
 from app.domain.orders import BrokerOrder, OrderRequest, PlacedOrder, Position, PositionExit, slices_summary
 from app.ports import Broker
+from app.retry import RetryPolicy, call_with_retries
 
 MAX_SENDS = 4  # attempts at sending one order that certainly did not leave
 # A rate-limit refusal (HTTP 429 / code -429) proves the order was not placed, so one re-send
@@ -35,6 +28,10 @@ MAX_RATE_LIMITED_SENDS = 2
 CONFIRM_ABSENT_AFTER = 1.0  # seconds between two empty look-ups before "absent" is believed
 LOOKUP_INTERVAL = 0.25  # seconds between order-book look-ups
 EXIT_CONFIRM_READS = 3  # position-book reads after an unconfirmed exit; other rows wait for their turn
+# Backoff 100, 200, 400 ms with jitter; 300 ms of the deadline stay for the look-up and answer.
+SENDING = RetryPolicy(
+    attempts=MAX_SENDS, first_delay=0.1, reserve=0.3, rate_limited_attempts=MAX_RATE_LIMITED_SENDS
+)
 
 
 class OrderPlacer:
@@ -98,7 +95,7 @@ class OrderPlacer:
                 break
             try:
                 rows = self._broker.positions(deadline)
-            except BrokerUnavailable:
+            except (BrokerUnavailable, LoginRequired):
                 break  # unread, it stays pending: the trader is told to check
             row = next((p for p in rows if p.position_id == position.position_id), None)
             if row is not None and row.net_qty == 0:
@@ -141,49 +138,9 @@ class OrderPlacer:
         return None, False
 
     def _send(self, order: OrderRequest, deadline: Deadline) -> PlacedOrder:
-        retrying = Retrying(
-            retry=retry_if_exception(_never_sent),
-            stop=_stop_sending(deadline),
-            wait=self._delay(deadline),
-            sleep=self._sleep,
-            reraise=True,
+        return call_with_retries(
+            lambda: self._broker.place_order(order, deadline), SENDING, deadline, self._sleep, self._jitter
         )
-        for attempt in retrying:
-            with attempt:
-                return self._broker.place_order(order, deadline)
-        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
-
-    def _delay(self, deadline: Deadline) -> Callable[[RetryCallState], float]:
-        def delay(state: RetryCallState) -> float:
-            error = state.outcome.exception() if state.outcome else None
-            # The broker may ask us to wait; we defer to that over our own backoff.
-            asked = getattr(error, "retry_after", None)
-            backoff = 0.1 * (2 ** (state.attempt_number - 1)) * (0.5 + self._jitter())
-            return max(0.0, min(asked or backoff, deadline.remaining() - 0.3))
-
-        return delay
-
-
-def _never_sent(error: BaseException) -> bool:
-    """Only a failure that proves the order did not leave may be retried."""
-    return isinstance(error, BrokerUnavailable) and not isinstance(error, LoginRequired)
-
-
-def _stop_sending(deadline: Deadline) -> Callable[[RetryCallState], bool]:
-    """Stop after MAX_SENDS sends, the second rate-limit refusal, or when time runs short."""
-    refusals = 0
-
-    def stop(state: RetryCallState) -> bool:
-        nonlocal refusals
-        if state.outcome is not None and isinstance(state.outcome.exception(), RateLimited):
-            refusals += 1
-        return (
-            state.attempt_number >= MAX_SENDS
-            or refusals >= MAX_RATE_LIMITED_SENDS
-            or deadline.remaining() < 0.3
-        )
-
-    return stop
 
 
 def _placed(found: BrokerOrder) -> PlacedOrder:

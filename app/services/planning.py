@@ -46,15 +46,14 @@ class PlannedOrder:
 
     leg: int  # the index of the alert leg it comes from
     alert: Alert
+    contract: Contract | None  # None for an EXIT of a whole underlying
     symbol: str
     qty: int
     side: Side
     product_type: str
-    contract: Contract | None
     ltp: Decimal | None = None
     exits: Exits | None = None
     closing: bool = False  # an EXIT order: never gated, never opens a position
-    order: OrderRequest | None = None
     position: Position | None = None  # the position row an EXIT closes
 
     @property
@@ -139,7 +138,7 @@ class OrderPlanner:
             lots_field = leg.field_prefix + ("lots" if leg.lots is not None else "qty")
             qty = leg.lots * contract.lot_size if leg.lots is not None else leg.qty
             qty = check_lots(qty, contract.lot_size, self.rules.max_lots, lots_field)
-            planned.append(PlannedOrder(index, leg, contract.ticker, qty, leg.side, leg.product_type, contract))
+            planned.append(PlannedOrder(index, leg, contract, contract.ticker, qty, leg.side, leg.product_type))
         needs_positions = bool(exits) or (
             self.rules.require_short_for_buy and any(o.side is Side.BUY for o in planned)
         ) or (self.rules.max_open_lots is not None and bool(planned))
@@ -251,9 +250,8 @@ class OrderPlanner:
             for position in matching:
                 side = Side.SELL if position.net_qty > 0 else Side.BUY
                 orders.append(
-                    PlannedOrder(index, leg, position.symbol, abs(position.net_qty), side,
-                                 position.product_type or leg.product_type, contract, closing=True,
-                                 position=position)
+                    PlannedOrder(index, leg, contract, position.symbol, abs(position.net_qty), side,
+                                 position.product_type or leg.product_type, closing=True, position=position)
                 )
         return orders, nothing
 
@@ -279,7 +277,8 @@ class OrderPlanner:
                 if held + adding > self.rules.max_open_lots:
                     raise RiskRefused(
                         "MAX_OPEN_LOTS",
-                        f"{underlying}: {held} lot(s) open + {adding} would exceed MAX_OPEN_LOTS={self.rules.max_open_lots}",
+                        f"{underlying}: {held} lot(s) open + {adding} would exceed "
+                        f"MAX_OPEN_LOTS={self.rules.max_open_lots}",
                     )
 
     @staticmethod

@@ -11,22 +11,31 @@ and the last reason. A drain holds an entry under a lease; one still `processing
 lease belongs to a worker that died, and the next drain takes it over. Running it again claims
 the ledger key `queue:<id>`, whose own lease and takeover (app/services/idempotency.py) let
 the order book decide whether the dead worker's order exists: the queue never decides that.
-Ended entries stay listed for KEEP_ENDED, then are dropped.
+Ended entries stay listed for KEEP_ENDED, then are dropped. `QueueDrain` is the loop a drain
+runs (POST /process-queue at the open): every waiting entry, once, within the call's budget.
 """
 
 from __future__ import annotations
 
+import logging
+import socket
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
+from app.deadline import Deadline
 from app.ports import Clock, StateStore
+from app.services.market import MarketGate
+from app.services.record import AlertResult, Outcome
+
+log = logging.getLogger(__name__)
 
 _PREFIX = "queue/"
 ENDS = ("placed", "failed", "expired", "cancelled")
 KEEP_ENDED = timedelta(days=7)  # long enough to read a Friday's drain after a long weekend
 MARKET_CHECK_SECONDS = 1.0  # a drain asks whether the market is open before it runs an entry
+WORKER = f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"  # this process, as named on the entries it holds
 
 
 @dataclass(frozen=True)
@@ -176,3 +185,58 @@ class AlertQueue:
         if not entry_id or not entry_id.isascii() or not all(ch.isalnum() or ch == "-" for ch in entry_id):
             raise ValueError("bad queue id")
         return f"{_PREFIX}{entry_id}.json"
+
+
+@dataclass(frozen=True)
+class Drained:
+    """What one drain did with one entry: its status, and the run's result when it ran (or broke)."""
+
+    taken: TakenEntry
+    status: str | None
+    message: str | None
+    result: AlertResult | None = None
+
+
+class QueueDrain:
+    """Runs every waiting alert once, across all instances; each with a live alert's budget."""
+
+    def __init__(
+        self,
+        queue: AlertQueue,
+        market: MarketGate,
+        run_queued: Callable[[TakenEntry, Deadline], AlertResult],
+        per_alert_seconds: float,
+    ):
+        self._queue = queue
+        self._market = market
+        self._run_queued = run_queued
+        self._per_alert = per_alert_seconds
+
+    def run(self, budget: Deadline) -> list[Drained]:
+        """Take and run each waiting entry while the budget leaves a whole alert's time."""
+        self._queue.forget_ended()
+        drained = []
+        for entry in self._queue.waiting():
+            if budget.remaining() < self._per_alert + MARKET_CHECK_SECONDS:
+                break
+            taken = self._queue.take(entry["id"], WORKER)
+            if taken is None:
+                continue  # another instance (or call) is running it
+            drained.append(self._run_one(taken))
+        return drained
+
+    def _run_one(self, taken: TakenEntry) -> Drained:
+        """One taken entry: back to the queue while the market is closed, else run it."""
+        try:
+            state = self._market.state(Deadline(MARKET_CHECK_SECONDS))
+            if not state.open and not self._queue.expired(taken.entry):
+                self._queue.put_back(taken, state.reason)
+                return Drained(taken, "still_queued", state.reason)
+            result = self._run_queued(taken, Deadline(self._per_alert))
+        except Exception:
+            # Whatever broke, the entry must not stay `processing` until its lease runs out.
+            log.exception("queued alert could not be run", extra={"event": "queue_error"})
+            self._queue.put_back(taken, "internal_error: the drain failed unexpectedly")
+            message = "the drain failed unexpectedly"
+            return Drained(taken, "still_queued", message, AlertResult(Outcome.INTERNAL_ERROR, {"message": message}))
+        return Drained(taken, result.body.get("status"), result.body.get("message"), result)

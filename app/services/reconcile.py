@@ -9,46 +9,41 @@ late would be a surprise order, so the trader is told instead.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.answers import Answer
-from app.logs import log_event
+from app.answers import answer_for
 from app.deadline import Deadline
 from app.domain.errors import BrokerUnavailable, OrderRejected
 from app.domain.orders import OrderRequest, order_as_dict, order_from_dict
+from app.logs import log_event
 from app.ports import Clock, StateStore
 from app.services.idempotency import IdempotencyLedger
 from app.services.journal import Journal
 from app.services.placement import OrderPlacer
+from app.services.record import AlertRecord, AlertResult, Outcome
 
 log = logging.getLogger(__name__)
 
 GIVE_UP_AFTER = 10 * 60  # seconds after which an order the book never showed is not placed
 
 
+@dataclass(frozen=True)
 class Reconciler:
     """Records pending orders and settles them from the broker's order book."""
 
-    def __init__(
-        self,
-        store: StateStore,
-        ledger: IdempotencyLedger,
-        journal: Journal,
-        placer: OrderPlacer,
-        clock: Clock,
-    ):
-        self._store = store
-        self._ledger = ledger
-        self._journal = journal
-        self._placer = placer
-        self._clock = clock
+    store: StateStore
+    ledger: IdempotencyLedger
+    journal: Journal
+    placer: OrderPlacer
+    clock: Clock
 
     def record(
         self, alert_id: str, key: str | None, order: OrderRequest, since: datetime, body: dict
     ) -> None:
         """Remember a pending order until the book settles it."""
-        self._store.create(
+        self.store.create(
             self._document(alert_id),
             {
                 "alert_id": alert_id,
@@ -59,9 +54,9 @@ class Reconciler:
             },
         )
 
-    def settle(self, alert_id: str, deadline: Deadline) -> Answer | None:
+    def settle(self, alert_id: str, deadline: Deadline) -> AlertResult | None:
         """Look the pending order up once; its final answer if the book settled it."""
-        found = self._store.get(self._document(alert_id))
+        found = self.store.get(self._document(alert_id))
         if found is None:
             return None
         pending = found.data
@@ -69,12 +64,12 @@ class Reconciler:
         since = datetime.fromisoformat(pending["since"])
         answer = dict(pending["answer"])
         try:
-            placed = self._placer.look_up(order, since, deadline)
+            placed = self.placer.look_up(order, since, deadline)
         except OrderRejected as rejected:
             body = {**answer, "status": "rejected", "message": rejected.message}
             if rejected.details.get("slices"):
                 body["slices"] = rejected.details["slices"]
-            return self._finish(found, pending, Answer(422, body), "rejected")
+            return self._finish(found, pending, AlertResult(Outcome.REJECTED, body))
         except BrokerUnavailable:
             return None
         if placed is not None:
@@ -86,48 +81,50 @@ class Reconciler:
                 body["message"] = f"{message}: {placed.message}"
                 if placed.partly_rejected:
                     body["status"] = "partial"
-                    return self._finish(found, pending, Answer(422, body), "reconciled_partial")
-            return self._finish(found, pending, Answer(200, body), "reconciled")
-        if (self._clock.now() - since).total_seconds() > GIVE_UP_AFTER:
-            body = {**answer, "status": "not_placed", "message": "the order never reached the order book; it was not sent again"}
-            return self._finish(found, pending, Answer(422, body), "not_placed")
+                    return self._finish(found, pending, AlertResult(Outcome.RECONCILED_PARTIAL, body))
+            return self._finish(found, pending, AlertResult(Outcome.RECONCILED, body))
+        if (self.clock.now() - since).total_seconds() > GIVE_UP_AFTER:
+            message = "the order never reached the order book; it was not sent again"
+            body = {**answer, "status": "not_placed", "message": message}
+            return self._finish(found, pending, AlertResult(Outcome.NOT_PLACED, body))
         return None
 
     def settle_all(self, deadline: Deadline) -> list[dict[str, Any]]:
         """Settle every pending order the deadline leaves time for."""
         results = []
-        for document in self._store.list("pending/"):
+        for document in self.store.list("pending/"):
             if deadline.remaining() < 0.5:
                 break
             alert_id = document.rsplit("/", 1)[-1].removesuffix(".json")
-            answer = self.settle(alert_id, deadline)
+            settled = self.settle(alert_id, deadline)
             results.append(
-                {"alert_id": alert_id, "status": answer.body["status"] if answer else "pending"}
+                {"alert_id": alert_id, "status": settled.body["status"] if settled else "pending"}
             )
         return results
 
-    def _finish(self, found, pending: dict[str, Any], answer: Answer, outcome: str) -> Answer:
+    def _finish(self, found, pending: dict[str, Any], settled: AlertResult) -> AlertResult:
         if pending.get("idempotency_key"):
-            self._ledger.amend(pending["idempotency_key"], answer.status, answer.body)
-        if self._store.delete(self._document(pending["alert_id"]), found.generation):
-            self._journal.record(
-                {
-                    "alert_id": pending["alert_id"],
-                    "outcome": outcome,
-                    "status": answer.status,
-                    "idempotency_key": pending.get("idempotency_key"),
-                    "broker": {
-                        "order_id": answer.body.get("order_id"),
-                        "message": answer.body.get("message"),
-                        **({"slices": answer.body["slices"]} if answer.body.get("slices") else {}),
+            self.ledger.amend(pending["idempotency_key"], settled)
+        if self.store.delete(self._document(pending["alert_id"]), found.generation):
+            body = settled.body
+            self.journal.record(
+                AlertRecord(
+                    pending["alert_id"],
+                    outcome=settled.outcome,
+                    status=answer_for(settled).status,
+                    idempotency_key=pending.get("idempotency_key"),
+                    broker={
+                        "order_id": body.get("order_id"),
+                        "message": body.get("message"),
+                        **({"slices": body["slices"]} if body.get("slices") else {}),
                     },
-                }
+                )
             )
             log_event(
-                log, logging.INFO, f"order_{outcome}", f"pending order settled: {outcome}",
+                log, logging.INFO, f"order_{settled.outcome}", f"pending order settled: {settled.outcome}",
                 alert_id=pending["alert_id"],
             )
-        return answer
+        return settled
 
     @staticmethod
     def _document(alert_id: str) -> str:

@@ -5,19 +5,32 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from app.answers import Answer
 from app.deadline import Deadline
 from app.logs import log_event
 from app.ports import Notification
 from app.services.notify import Notifications
+from app.services.record import AlertRecord, AlertResult, Outcome
 
 log = logging.getLogger("app.alerts")
 
-_BROKER_FAILURES = {"rejected", "broker_unavailable", "rate_limited", "state_unavailable", "internal_error"}
+# Outcomes where the broker (or our own state, or code) failed the trader's alert.
+_BROKER_FAILURES = frozenset(
+    {
+        Outcome.REJECTED,
+        Outcome.BROKER_UNAVAILABLE,
+        Outcome.RATE_LIMITED,
+        Outcome.STATE_UNAVAILABLE,
+        Outcome.OUTCOME_UNKNOWN,
+        Outcome.ERROR,
+        Outcome.INTERNAL_ERROR,
+    }
+)
+_QUIET = frozenset({Outcome.DRY_RUN, Outcome.NOTHING_TO_CLOSE})
+_DUPLICATES = frozenset({Outcome.REPLAYED, Outcome.REPLAYED_SETTLED, Outcome.IN_FLIGHT})
 
 
 class AlertReporter:
-    """Maps an alert's journal entry and answer to an event and, if wanted, a notification."""
+    """Maps an alert's journal record and result to an event and, if wanted, a notification."""
 
     def __init__(self, notifications: Notifications | None, login_link: Callable[[], str] | None = None):
         self._notifications = notifications
@@ -27,51 +40,62 @@ class AlertReporter:
         """The alert arrived (before anything is known about it)."""
         log_event(log, logging.INFO, "alert_received", "alert received", body_bytes=body_bytes)
 
-    def report(self, entry: dict[str, Any], answer: Answer, deadline: Deadline) -> None:
+    def report(self, record: AlertRecord, result: AlertResult, deadline: Deadline) -> None:
         """Log the outcome's event; notify the trader of failures (or of everything)."""
-        outcome = entry.get("outcome", "")
-        decision = (entry.get("decisions") or [{}])[0]
+        outcome = record.outcome
         fields = {
-            "status": answer.status,
-            "outcome": outcome,
-            "symbol": decision.get("symbol"),
-            "latency_ms": entry.get("latency_ms"),
+            "status": record.status,
+            "outcome": outcome.value,
+            "symbol": (record.decisions or [{}])[0].get("symbol"),
+            "latency_ms": record.latency_ms,
         }
-        message = str(answer.body.get("message", ""))
-        what = _describe(entry)
-        if outcome in ("dry_run", "nothing_to_close"):
-            log_event(log, logging.INFO, outcome, f"{outcome.replace('_', ' ')}: {what}", **fields)
-            return
-        if outcome == "legs_partial":
+        message = str(result.body.get("message", ""))
+        what = _describe(record.decisions, record.alert)
+        if outcome in _QUIET:
+            log_event(log, logging.INFO, outcome.value, f"{outcome.replace('_', ' ')}: {what}", **fields)
+        elif outcome == Outcome.LEGS_PARTIAL:
             log_event(log, logging.ERROR, "legs_partial", f"only some legs stand: {message}", **fields)
             self._notify("legs_partial", f"Multi-leg alert PARTIAL: {message}", fields, deadline)
-            return
-        if outcome in ("replayed", "replayed_settled", "in_flight"):
+        elif outcome in _DUPLICATES:
             log_event(log, logging.INFO, "duplicate_suppressed", f"duplicate of an earlier alert ({outcome})", **fields)
-            return
-        if answer.status == 401:
+        elif outcome == Outcome.UNAUTHORIZED:
             log_event(log, logging.WARNING, "alert_rejected", "alert refused: bad or missing secret", **fields)
-            return
-        if outcome == "closed":  # a CO/BO position closed by the broker's exit call
+        elif outcome == Outcome.CLOSED:  # a CO/BO position closed by the broker's exit call
             log_event(log, logging.INFO, "position_closed", f"position closed: {what}", **fields)
             self._notify("order_placed", f"Position closed: {what}", fields, deadline)
-            return
-        if outcome == "placed":
-            log_event(log, logging.INFO, "order_placed", f"order placed: {what}", order_id=answer.body.get("order_id"), **fields)
-            self._notify("order_placed", f"Order placed: {what} (order {answer.body.get('order_id')})", fields, deadline)
-        elif outcome == "pending":
+        else:
+            self._report_order(record, result, fields, what, message, deadline)
+
+    def _report_order(
+        self,
+        record: AlertRecord,
+        result: AlertResult,
+        fields: dict[str, Any],
+        what: str,
+        message: str,
+        deadline: Deadline,
+    ) -> None:
+        """An alert that reached (or was refused before) the broker: placed, pending, failed or refused."""
+        outcome = record.outcome
+        if outcome == Outcome.PLACED:
+            order_id = result.body.get("order_id")
+            log_event(log, logging.INFO, "order_placed", f"order placed: {what}", order_id=order_id, **fields)
+            self._notify("order_placed", f"Order placed: {what} (order {order_id})", fields, deadline)
+        elif outcome == Outcome.PENDING:
             log_event(log, logging.WARNING, "order_pending", f"order outcome unknown, reconciling: {what}", **fields)
-            self._notify("order_pending", f"Order pending: {what}. Fyers did not confirm in time; checking the order book. {message}", fields, deadline)
-        elif outcome == "login_required":
+            text = f"Order pending: {what}. Fyers did not confirm in time; checking the order book. {message}"
+            self._notify("order_pending", text, fields, deadline)
+        elif outcome == Outcome.LOGIN_REQUIRED:
             log_event(log, logging.ERROR, "login_required", f"alert refused, Fyers login required: {what}", **fields)
             link = self._login_link() if self._login_link else None
-            self._notify("login_required", f"Fyers login required: alert not placed ({what}). Log in:", fields, deadline, link)
-        elif outcome in _BROKER_FAILURES or answer.status >= 500:
+            text = f"Fyers login required: alert not placed ({what}). Log in:"
+            self._notify("login_required", text, fields, deadline, link)
+        elif outcome in _BROKER_FAILURES:
             log_event(log, logging.ERROR, "order_failed", f"order failed: {what}: {message}", **fields)
             self._notify("order_failed", f"Order FAILED: {what}. {message}", fields, deadline)
         else:
             log_event(log, logging.WARNING, "alert_rejected", f"alert refused ({outcome}): {message}", **fields)
-            if entry.get("alert") is not None:  # authenticated: the trader's own alert did nothing
+            if record.alert is not None:  # authenticated: the trader's own alert did nothing
                 self._notify("order_failed", f"Alert refused, no order: {message}", fields, deadline)
 
     def queue_ended(self, entry: dict[str, Any], deadline: Deadline) -> None:
@@ -85,7 +109,7 @@ class AlertReporter:
             "attempts": entry.get("attempts", 0),
             "order_id": answer.get("order_id"),
         }
-        what = _describe({"alert": entry.get("payload")})
+        what = _describe(None, entry.get("payload"))
         text = {
             "placed": f"Queued alert placed: {what} (order {answer.get('order_id')})",
             "failed": f"Queued alert FAILED, no order: {what}. {entry.get('last_reason', '')}",
@@ -98,18 +122,21 @@ class AlertReporter:
         log_event(log, level, f"queue_{end}", text, **{k: v for k, v in fields.items() if v is not None})
         self._notify(f"queue_{end}", text, fields, deadline)
 
-    def _notify(self, kind: str, text: str, fields: dict[str, Any], deadline: Deadline, link: str | None = None) -> None:
+    def _notify(
+        self, kind: str, text: str, fields: dict[str, Any], deadline: Deadline, link: str | None = None
+    ) -> None:
         if self._notifications is None or not self._notifications.wanted(kind):
             return
-        self._notifications.notify(Notification(kind, text, {k: v for k, v in fields.items() if v is not None}, link), deadline)
+        known = {k: v for k, v in fields.items() if v is not None}
+        self._notifications.notify(Notification(kind, text, known, link), deadline)
 
 
-def _describe(entry: dict[str, Any]) -> str:
-    decisions = entry.get("decisions")
+def _describe(decisions: list[dict[str, Any]] | None, alert: dict[str, Any] | str | None) -> str:
+    """The orders decided, else the alert's own words, in one line."""
     if decisions:
         return "; ".join(f"{d['side']} {d['qty']} {d['symbol']} {d['product_type']}" for d in decisions)
-    alert = entry.get("alert")
     if isinstance(alert, dict):
-        parts = [alert.get("action"), alert.get("qty"), alert.get("symbol"), alert.get("strikeprice"), alert.get("optionType"), alert.get("expiry")]
+        names = ("action", "qty", "symbol", "strikeprice", "optionType", "expiry")
+        parts = [alert.get(name) for name in names]
         return " ".join(str(p) for p in parts if p is not None)
     return "unreadable alert"

@@ -9,34 +9,14 @@ import json
 import secrets
 import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from app.domain.errors import InvalidAlert, LoginRequired
-from app.ports import Clock, StateStore
+from app.domain.errors import InvalidRequest, LoginRequired
+from app.ports import Clock, StateStore, TokenSource, TokenStatus
 
 _LOGIN_STATE_TTL = 4 * 3600  # seconds a login link stays usable (the morning notification's)
 _CACHE_SECONDS = 2.0  # how stale an instance's view of the token may be
-
-
-@dataclass(frozen=True)
-class TokenStatus:
-    """What the operator may see about the session: never the tokens themselves."""
-
-    logged_in: bool
-    expires_at: datetime | None
-    reason: str
-    can_refresh: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready view."""
-        return {
-            "logged_in": self.logged_in,
-            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
-            "reason": self.reason,
-            "can_refresh": self.can_refresh,
-        }
 
 
 def jwt_expiry(token: str) -> float | None:
@@ -49,7 +29,7 @@ def jwt_expiry(token: str) -> float | None:
         return None
 
 
-class TokenManager:
+class TokenManager(TokenSource):
     """Reads and writes the session document with compare-and-swap; caches it briefly."""
 
     def __init__(
@@ -143,12 +123,12 @@ class TokenManager:
     def consume_login_state(self, state: Any) -> str | None:
         """Accept a `state` once (its `return_to`); a forged, expired or reused one is refused."""
         if not isinstance(state, str) or not 8 <= len(state) <= 128:
-            raise InvalidAlert("state", "the login state is missing or malformed: start the login again")
+            raise InvalidRequest("state", "the login state is missing or malformed: start the login again")
         found = self._store.get(self._state_key(state))
         if found is None or not self._store.delete(self._state_key(state), found.generation):
-            raise InvalidAlert("state", "this login link is unknown or was already used: start the login again")
+            raise InvalidRequest("state", "this login link is unknown or was already used: start the login again")
         if found.data["expires_at"] <= self._now():
-            raise InvalidAlert("state", "this login link has expired: start the login again")
+            raise InvalidRequest("state", "this login link has expired: start the login again")
         return found.data.get("return_to")
 
     def _status_of(self, session: dict[str, Any] | None) -> TokenStatus:

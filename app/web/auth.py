@@ -6,7 +6,7 @@ from flask import Blueprint, redirect, render_template_string, request
 
 from app.answers import Answer, error_answer
 from app.domain.contracts import IST
-from app.domain.errors import BridgeError, InvalidAlert
+from app.domain.errors import BridgeError, InvalidRequest
 from app.web.admin import require_admin
 from app.web.responses import respond, services
 
@@ -24,7 +24,7 @@ _PAGE = """<!doctype html>
 def _login():
     login = services().login
     if login is None:
-        raise InvalidAlert("broker", "the paper broker needs no Fyers login (BROKER=paper)")
+        raise InvalidRequest("broker", "the paper broker needs no Fyers login (BROKER=paper)")
     return login
 
 

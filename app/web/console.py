@@ -62,7 +62,8 @@ def login():
     given = request.form.get("admin_token", "")
     if not expected or not same_secret(given, expected):
         log_event(log, logging.WARNING, "console_login_failed", "console login refused")
-        return render_template("console/login.html", error="That is not the admin token.", configured=bool(expected)), 401
+        page = render_template("console/login.html", error="That is not the admin token.", configured=bool(expected))
+        return page, 401
     session.clear()
     session.permanent = True
     session["admin"] = True
@@ -89,9 +90,6 @@ def index():
     broker_ready, broker_reason = bridge.broker.readiness()
     market = bridge.alerts.market.state(Deadline(1.0))
     alerts = list(reversed(bridge.journal.day(now.date(), limit=500)))
-    orders_today = sum(
-        1 for alert in alerts for answer in alert.get("broker") or [] if isinstance(answer, dict) and answer.get("order_id")
-    )
     return render_template(
         "console/index.html",
         now=now,
@@ -102,7 +100,7 @@ def index():
         broker_reason=broker_reason,
         market=market,
         paused=bridge.controls.paused(),
-        orders_today=orders_today,
+        orders_today=bridge.controls.orders_today(),
         alerts=alerts,
         notifications=bridge.notifications.recent()[:20],
         csrf=session.get("csrf"),

@@ -18,7 +18,9 @@ log = logging.getLogger(__name__)
 def pause():
     """Refuse new entries until resumed; exits stay allowed."""
     body = request.get_json(silent=True)
-    reason = body.get("reason") if isinstance(body, dict) and isinstance(body.get("reason"), str) else "paused by the operator"
+    reason = body.get("reason") if isinstance(body, dict) else None
+    if not isinstance(reason, str):
+        reason = "paused by the operator"
     state = services().controls.pause(reason)
     log_event(log, logging.WARNING, "trading_paused", f"trading paused: {state['reason']}")
     return respond(Answer(200, {"status": "paused", **state}))

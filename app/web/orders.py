@@ -7,7 +7,7 @@ from flask import Blueprint, request
 from app.answers import Answer
 from app.deadline import Deadline
 from app.domain.contracts import IST
-from app.domain.errors import InvalidAlert
+from app.domain.errors import InvalidRequest
 from app.web.admin import require_admin
 from app.web.responses import respond, services
 
@@ -34,6 +34,6 @@ def orders_of_day():
     try:
         day = date.fromisoformat(text) if text else bridge.clock.now().astimezone(IST).date()
     except ValueError:
-        raise InvalidAlert("date", "date must be YYYY-MM-DD") from None
+        raise InvalidRequest("date", "date must be YYYY-MM-DD") from None
     records = bridge.journal.day(day, limit=MAX_RECORDS)
     return respond(Answer(200, {"status": "ok", "date": day.isoformat(), "count": len(records), "alerts": records}))

@@ -3,6 +3,7 @@
 from flask import Blueprint, request
 
 from app import MAX_BODY_BYTES
+from app.answers import answer_for
 from app.domain.errors import PayloadTooLarge
 from app.web.responses import respond, services
 from app.web.source_ip import check_source
@@ -28,10 +29,10 @@ def _run(dry_run: bool):
     body = request.get_data(cache=False)
     if len(body) > MAX_BODY_BYTES:
         raise PayloadTooLarge("the body is larger than 64 KB")
-    answer = services().alerts.execute(
+    result = services().alerts.execute(
         body,
         request.headers.get("Idempotency-Key"),
         signature=request.headers.get("X-Signature"),
         dry_run=dry_run,
     )
-    return respond(answer)
+    return respond(answer_for(result))

@@ -16,8 +16,6 @@ import threading
 import pytest
 import requests
 
-from app import create_app
-from app.bootstrap import bootstrap
 from tests.conftest import ADMIN, APP_ID, APP_SECRET, PIN, fyers_settings_for, seed_alert
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -25,7 +23,9 @@ SHOTS = pathlib.Path(__file__).resolve().parents[2] / "docs" / "console"
 PHONE = {"width": 390, "height": 844}
 
 pytestmark = [
-    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium); browser tests skipped"),
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium); browser tests skipped"
+    ),
     pytest.mark.timeout(120),
 ]
 
@@ -42,8 +42,8 @@ def stack(tmp_path_factory):
     from werkzeug.serving import make_server
 
     from app.domain.contracts import IST  # noqa: F401  (keeps the import cost out of timing)
-    from app.ports import FixedClock
-    from tests.conftest import MARKET_MORNING
+    from tests.clock import FixedClock
+    from tests.conftest import MARKET_MORNING, build_bridge
     from tests.fakes.fake_fyers import FakeFyers
 
     port = _free_port()
@@ -52,8 +52,9 @@ def stack(tmp_path_factory):
     settings = fyers_settings_for(
         fake, tmp_path_factory.mktemp("console") / "var", redirect_uri=f"{base}/auth/callback"
     )
-    services = bootstrap(settings, FixedClock(MARKET_MORNING))
-    server = make_server("127.0.0.1", port, create_app(services=services), threaded=True)
+    bridge = build_bridge(settings, clock=FixedClock(MARKET_MORNING))
+    services = bridge.services
+    server = make_server("127.0.0.1", port, bridge.app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -151,7 +152,9 @@ def test_4_forms_without_the_csrf_token_are_refused(stack):
     assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Lax" in cookie
     # requests will not send a Secure cookie over http: pass it by hand, as a forged form would.
     jar = {"bridge_console": session.cookies.get("bridge_console") or cookie.split(";")[0].split("=", 1)[1]}
-    forged = requests.post(f"{base}/console/pause", data={"reason": "x"}, cookies=jar, allow_redirects=False, timeout=10)
+    forged = requests.post(
+        f"{base}/console/pause", data={"reason": "x"}, cookies=jar, allow_redirects=False, timeout=10
+    )
     assert forged.status_code == 403
     anonymous = requests.post(f"{base}/console/pause", data={}, allow_redirects=False, timeout=10)
     assert anonymous.status_code == 401

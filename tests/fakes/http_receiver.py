@@ -126,7 +126,12 @@ class HttpReceiver:
             self._next_message_id += 1
             message_id = self._next_message_id
         chat_id = params.get("chat_id")
-        result = {"message_id": message_id, "date": int(time.time()), "chat": {"id": chat_id}, "text": params.get("text")}
+        result = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": chat_id},
+            "text": params.get("text"),
+        }
         return status, {"ok": True, "result": result}
 
     def _handler_class(self):

@@ -141,7 +141,10 @@ class ScenarioResult:
 
 def machine() -> str:
     cpus = os.cpu_count() or 0
-    return f"{platform.node() or 'unknown host'}, {platform.system()} {platform.release()}, {cpus} CPUs, Python {platform.python_version()}"
+    return (
+        f"{platform.node() or 'unknown host'}, {platform.system()} {platform.release()}, "
+        f"{cpus} CPUs, Python {platform.python_version()}"
+    )
 
 
 def record(result: ScenarioResult) -> None:
@@ -233,7 +236,8 @@ def _hostile_section() -> list[str]:
         "Summarised from `tests/reliability/.results/hostile.json`, which those tests write under "
         "`SOAK=1`; their own assertions say what each input must get.",
         "",
-        "| hostile inputs to /webhook | requests in all | orders placed | server errors (5xx) | non-JSON answers | violations |",
+        "| hostile inputs to /webhook | requests in all | orders placed "
+        "| server errors (5xx) | non-JSON answers | violations |",
         "|---|---|---|---|---|---|",
         f"| {hostile.get('inputs', '?')} | {hostile.get('requests', '?')} | {hostile.get('orders', '?')} "
         f"| {hostile.get('server_errors', '?')} | {hostile.get('non_json_answers', '?')} | {violations} |",

@@ -15,12 +15,12 @@ CI: one run per kill point; `SOAK=1`: five per kill point (20 runs).
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 import random
 import socket
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -309,7 +309,8 @@ def judge(runs: list[Run], fake, records: list[dict], result: ScenarioResult) ->
         placer = placers[-1] if placers else {}
         how = "placed by the takeover" if placer.get("taken_over") else "placed"
         if placer.get("taken_over"):
-            how += ", found in the book" if _order_calls_for(fake, run) == 1 and run.state_at_kill.endswith("order call made") else ", sent after the book showed none"
+            found = _order_calls_for(fake, run) == 1 and run.state_at_kill.endswith("order call made")
+            how += ", found in the book" if found else ", sent after the book showed none"
         elif run.state_at_kill.startswith("answer recorded"):
             how = "placed before the kill, replayed" + ("" if placers else " (no placed record)")
         outcomes[how] += 1
@@ -372,7 +373,7 @@ class _Killed(BaseException):
 
 @pytest.mark.timeout(30)
 def test_kill_after_the_answer_is_stored_but_before_it_is_journalled_keeps_the_order_in_the_journal(
-    fyers_settings, clock, fake_fyers
+    make_bridge, fyers_settings, clock, fake_fyers
 ):
     """A process killed at the journal write of a placement must not lose the order's record.
 
@@ -382,17 +383,16 @@ def test_kill_after_the_answer_is_stored_but_before_it_is_journalled_keeps_the_o
     lease takes it over, finds the order in the book and journals it; replays name their
     order ids too.
     """
-    from app import create_app
-    from app.bootstrap import bootstrap
     from tests.conftest import browser_login
 
-    first = bootstrap(fyers_settings, clock)
+    built = make_bridge(settings=fyers_settings)
+    first = built.services
     try:
-        assert browser_login(create_app(services=first).test_client(), fake_fyers).status_code == 200
+        assert browser_login(built.client, fake_fyers).status_code == 200
         record = first.journal.record
 
         def die_on_the_placement(entry):
-            if entry.get("outcome") == "placed":
+            if entry.outcome == "placed":
                 raise _Killed()
             record(entry)
 
@@ -403,10 +403,11 @@ def test_kill_after_the_answer_is_stored_but_before_it_is_journalled_keeps_the_o
         first.broker.close()
     [order] = fake_fyers.placed_orders()
 
-    restarted = bootstrap(fyers_settings, clock)  # a new process on the same state
+    rebuilt = make_bridge(settings=fyers_settings)  # a new process on the same state
+    restarted = rebuilt.services
     clock.instant += timedelta(seconds=fyers_settings.claim_lease_seconds + 1)  # TradingView's resend
     try:
-        client = create_app(services=restarted).test_client()
+        client = rebuilt.client
         resend = client.post("/webhook", json=seed_alert(idempotency_key="killed-before-journal"))
         assert resend.status_code == 200 and resend.get_json()["order_id"] == order["id"]
         journal = client.get("/orders", headers=ADMIN_HEADERS).get_json()["alerts"]

@@ -14,7 +14,6 @@ CI runs 12 alerts per scenario; `SOAK=1` runs 160-320 (2,200 in all) and writes 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import random
 import threading
@@ -28,8 +27,6 @@ from typing import Any, Callable
 
 import pytest
 
-from app import create_app
-from app.bootstrap import bootstrap
 from app.domain.orders import TAGLESS_PRODUCTS
 from tests.conftest import MARKET_MORNING, admin_headers, browser_login, seed_alert
 from tests.reliability import harness
@@ -408,7 +405,8 @@ def judge(runs: list[AlertRun], burst: Burst, fake, journal: list[dict], result:
         if len(orders) > 1:
             result.duplicates += len(orders) - 1
             problems.append(
-                f"alert {run.index} ({run.symbol} {run.product}, key {run.payload.get('idempotency_key') or run.header_key}): "
+                f"alert {run.index} ({run.symbol} {run.product}, "
+                f"key {run.payload.get('idempotency_key') or run.header_key}): "
                 f"{len(orders)} orders at the broker {[o['id'] for o in orders]}; answers {statuses}"
             )
         for order in orders:
@@ -423,14 +421,21 @@ def judge(runs: list[AlertRun], burst: Burst, fake, journal: list[dict], result:
             if final.endswith("placed") and not final.endswith("not_placed"):
                 missing = order_ids - {o["id"] for o in placed}
                 if not placed or missing:
-                    lost_why = f"told placed ({sorted(map(str, order_ids))}) but the broker has {[o['id'] for o in placed]}"
+                    lost_why = (
+                        f"told placed ({sorted(map(str, order_ids))}) "
+                        f"but the broker has {[o['id'] for o in placed]}"
+                    )
                 elif not any(r.get("outcome") == "placed" for r in records) and "reconciled" not in settled:
                     lost_why = "placed, but no journal record says so"
             elif placed:
                 lost_why = f"final status {final} but the broker has {[o['id'] for o in placed]}"
         if lost_why is None and not records:
             lost_why = "no journal record"
-        if lost_why is None and final == "login_required" and not any(r.get("outcome") == "login_required" for r in records):
+        if (
+            lost_why is None
+            and final == "login_required"
+            and not any(r.get("outcome") == "login_required" for r in records)
+        ):
             lost_why = "login_required, but the journal does not say so"
         if lost_why is not None:
             result.lost += 1
@@ -467,15 +472,15 @@ def _order_id(record: dict) -> str | None:
 
 @pytest.mark.timeout(900 if SOAK else 120)
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
-def test_fault_matrix(scenario: Scenario, fyers_settings, clock, fake_fyers):
+def test_fault_matrix(scenario: Scenario, make_bridge, fyers_settings, clock, fake_fyers):
     started = time.monotonic()
     seed = harness.seed_for(scenario.name)
     # The shipped alert budget (ALERT_DEADLINE_SECONDS); the pacer opened up so that a soak
     # against the fake is not throttled to Fyers's real 10/s.
-    settings = dataclasses.replace(fyers_settings, fyers_rate_per_second=1000, fyers_rate_per_minute=100000)
-    services = bootstrap(settings, clock)
+    bridge = make_bridge(settings=fyers_settings, fyers_rate_per_second=1000, fyers_rate_per_minute=100000)
+    services = bridge.services
     try:
-        app = create_app(services=services)
+        app = bridge.app
         operator = app.test_client()
         assert browser_login(operator, fake_fyers).status_code == 200
         runs = make_runs(services, random.Random(seed), scenario.alerts)
@@ -498,7 +503,7 @@ def test_fault_matrix(scenario: Scenario, fyers_settings, clock, fake_fyers):
         applied = Counter(f"{c.path} {c.fault}" for c in fake_fyers.calls if c.fault)
         result.faults_injected = sum(applied.values()) + len(burst.windows) + burst.rejections
         result.extra = {
-            "alert budget (ALERT_DEADLINE_SECONDS)": f"{settings.alert_deadline_seconds} s",
+            "alert budget (ALERT_DEADLINE_SECONDS)": f"{services.settings.alert_deadline_seconds} s",
             "faults applied by kind": ", ".join(f"{k} {v}" for k, v in sorted(applied.items())) or "none",
             "faults queued": sum(burst.queued.values()),
             "token expiries": len(burst.windows),
@@ -512,7 +517,9 @@ def test_fault_matrix(scenario: Scenario, fyers_settings, clock, fake_fyers):
         if not scenario.rejection_share:
             del result.extra["rejections queued"]
         result.seconds = time.monotonic() - started
-        result.command = harness.reproduce_command("test_fault_matrix.py", f"test_fault_matrix and {scenario.name}", harness.RUN_SEED)
+        result.command = harness.reproduce_command(
+            "test_fault_matrix.py", f"test_fault_matrix and {scenario.name}", harness.RUN_SEED
+        )
         harness.record(result)
     finally:
         services.broker.close()

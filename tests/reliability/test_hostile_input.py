@@ -33,11 +33,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from app import create_app
-from app.bootstrap import bootstrap
-from app.ports import FixedClock
 from app.settings import Settings
-from tests.conftest import ADMIN, MARKET_MORNING, SECRET, seed_alert
+from tests.clock import FixedClock
+from tests.conftest import ADMIN, MARKET_MORNING, SECRET, build_bridge, seed_alert
 
 SOAK = os.environ.get("SOAK", "").strip() not in ("", "0")
 MAX_BODY = 64 * 1024
@@ -187,8 +185,7 @@ def _paper_app(tmp_path_factory, **overrides):
         state_dir=str(tmp_path_factory.mktemp("hostile") / "var"),
         **overrides,
     )
-    services = bootstrap(settings, FixedClock(MARKET_MORNING))
-    return services, create_app(services=services).test_client()
+    return build_bridge(settings, clock=FixedClock(MARKET_MORNING))
 
 
 @pytest.fixture(scope="module")
@@ -199,12 +196,15 @@ def paper(tmp_path_factory):
 class Bridge:
     """The paper app, and the hostile-input contract checked on each of its answers."""
 
-    def __init__(self, client, services, tally: Tally, caplog):
-        self.client, self.services, self.tally, self._caplog = client, services, tally, caplog
-        self._orders = len(services.broker.orders)
+    def __init__(self, built, tally: Tally, caplog):
+        self.client, self.services, self.tally, self._caplog = built.client, built.services, tally, caplog
+        self._book = built.paper
+        self._orders = len(self._book.orders)
         self._logged = len(caplog.records)
 
-    def post(self, body: bytes | str, content_type: str | None = "application/json", headers=None, path="/webhook", **kw):
+    def post(
+        self, body: bytes | str, content_type: str | None = "application/json", headers=None, path="/webhook", **kw
+    ):
         if isinstance(body, str):
             body = body.encode("utf-8", "surrogatepass")
         return self.client.post(path, data=body, content_type=content_type, headers=headers or {}, **kw)
@@ -233,7 +233,7 @@ class Bridge:
             named = body.get("field")
             if not any(named == f or (f.endswith("*") and str(named).startswith(f[:-1])) for f in fields):
                 problems.append(f"field {'/'.join(fields)} answered as field {named!r}")
-        orders = len(self.services.broker.orders)
+        orders = len(self._book.orders)
         if orders > self._orders:
             self.tally.orders += orders - self._orders
             problems.append("AN ORDER WAS PLACED")
@@ -254,10 +254,9 @@ class Bridge:
 
 @pytest.fixture
 def bridge(paper, tally, caplog, tmp_path_factory):
-    services, client = paper[0]
-    if services.broker.orders:  # an earlier test found a bug: start clean rather than cascade
-        paper[0] = services, client = _paper_app(tmp_path_factory)
-    return Bridge(client, services, tally, caplog)
+    if paper[0].paper.orders:  # an earlier test found a bug: start clean rather than cascade
+        paper[0] = _paper_app(tmp_path_factory)
+    return Bridge(paper[0], tally, caplog)
 
 
 # -- Values ------------------------------------------------------------------------------------------
@@ -373,7 +372,9 @@ def bad_positive_number(*, optional: bool):
         st.floats(max_value=0, allow_nan=False, allow_infinity=False),
         st.floats(min_value=10_000_000.5, allow_nan=False, allow_infinity=False),
         st.sampled_from([-0.0, 0, "0", "-1", "-0.5", "10000001", "1e400", "1e8", "-Infinity", "NaN", "nan"]),
-        st.sampled_from(["sNaN", "Infinity", "inf", "abc", "1,000", "0x10", "1e", "--1", "26000abc", "½", "ATM1", "ITM0"]),
+        st.sampled_from(
+            ["sNaN", "Infinity", "inf", "abc", "1,000", "0x10", "1e", "--1", "26000abc", "½", "ATM1", "ITM0"]
+        ),
         containers,
         st.booleans(),
         strings.filter(lambda s: s.strip() != "" and not _numberlike(s)),
@@ -472,8 +473,12 @@ def bad_legs():
     bad_leg = st.one_of(
         clean_junk.filter(lambda v: not isinstance(v, dict)),
         st.just({}),  # no action, no strike
-        st.fixed_dictionaries({"strikeprice": st.just(26000), "optionType": st.just("CE"), "action": bad_choice(("BUY", "SELL", "EXIT"))}),
-        st.fixed_dictionaries({"strikeprice": bad_positive_number(optional=False), "optionType": st.just("CE"), "action": st.just("BUY")}),
+        st.fixed_dictionaries(
+            {"strikeprice": st.just(26000), "optionType": st.just("CE"), "action": bad_choice(("BUY", "SELL", "EXIT"))}
+        ),
+        st.fixed_dictionaries(
+            {"strikeprice": bad_positive_number(optional=False), "optionType": st.just("CE"), "action": st.just("BUY")}
+        ),
     )
     good_leg = st.just({"strikeprice": 26000, "optionType": "CE", "action": "BUY"})
     return st.one_of(
@@ -506,7 +511,14 @@ BAD_VALUES = {
 }
 FIELD_NAMED = {name: (name,) for name in BAD_VALUES} | {"legs": ("legs*",)}
 REQUIRED = ("symbol", "strikeprice", "optionType", "expiry", "action")
-ALIASES = {"strike": "strikeprice", "option_type": "optionType", "quantity": "qty", "stop_loss": "sl", "target": "tp", "product_type": "productType"}
+ALIASES = {
+    "strike": "strikeprice",
+    "option_type": "optionType",
+    "quantity": "qty",
+    "stop_loss": "sl",
+    "target": "tp",
+    "product_type": "productType",
+}
 _ABSENT = object()
 
 
@@ -554,7 +566,9 @@ def valid_alert(draw) -> dict:
         "sl": st.sampled_from([80.5, "80.5", "", None, _ABSENT]),
         "tp": st.sampled_from([140, "140", _ABSENT]),
         "strategy": st.sampled_from(["ORB 15m", "", _ABSENT]),
-        "idempotency_key": st.one_of(st.sampled_from([42, "", _ABSENT]), st.text("abcXYZ019-_.:", min_size=1, max_size=40)),
+        "idempotency_key": st.one_of(
+            st.sampled_from([42, "", _ABSENT]), st.text("abcXYZ019-_.:", min_size=1, max_size=40)
+        ),
     }
     alert = seed_alert()
     for name, strategy in fields.items():
@@ -602,7 +616,9 @@ def hostile_alert_object(draw) -> dict:
 
 
 # JSON number literals no numeric field may hold, and more that a field may hold.
-BAD_LITERALS = ["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1" + "0" * 400, "-0", "0.0", "-1", "1e-400", "9" * 5000]
+BAD_LITERALS = [
+    "NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1" + "0" * 400, "-0", "0.0", "-1", "1e-400", "9" * 5000
+]
 ANY_LITERALS = [*BAD_LITERALS, "0.1e1", "1E+2", "26000", "6.5e1", "true", "null", "[]", "{}"]
 _MARK = "\x01LITERAL\x01"
 
@@ -625,7 +641,14 @@ def serialized_object(draw) -> bytes:
     if literal is not None:
         body = body.replace(dumps(_MARK), literal)
     raw = body.encode("utf-8", "surrogatepass")  # raw lone surrogates: invalid UTF-8
-    size = draw(st.one_of(st.none(), st.integers(0, 8192), st.integers(MAX_BODY - 64, MAX_BODY + 64), st.integers(MAX_BODY, 70_000)))
+    size = draw(
+        st.one_of(
+            st.none(),
+            st.integers(0, 8192),
+            st.integers(MAX_BODY - 64, MAX_BODY + 64),
+            st.integers(MAX_BODY, 70_000),
+        )
+    )
     if size is not None and size > len(raw) and raw.endswith(b"}"):
         raw = raw[:-1] + b" " * (size - len(raw)) + b"}"
     return raw
@@ -665,7 +688,9 @@ raw_body = st.one_of(
     st.builds(
         _splice,
         st.integers(0, len(_VALID)),
-        st.sampled_from([b"\xff", b"\xfe\xff", b"\xc0\x80", b"\xed\xa0\x80", b"\x80", b"\xf8\x88\x80\x80\x80", b"\xe2\x82"]),
+        st.sampled_from(
+            [b"\xff", b"\xfe\xff", b"\xc0\x80", b"\xed\xa0\x80", b"\x80", b"\xf8\x88\x80\x80\x80", b"\xe2\x82"]
+        ),
     ),
     # JSON that is not an object; some of it wraps a valid alert.
     st.one_of(st.lists(junk, max_size=3), strings, st.integers(), st.floats(), st.booleans(), st.none()).map(
@@ -803,7 +828,12 @@ def test_a_wrong_or_missing_token_with_a_valid_alert_is_401(bridge):
 
 @pytest.mark.parametrize(
     "tokens",
-    [{"token": None, "secret": SECRET}, {"token": "wrong", "secret": SECRET}, {"token": "", "secret": SECRET}, {"token": [SECRET]}],
+    [
+        {"token": None, "secret": SECRET},
+        {"token": "wrong", "secret": SECRET},
+        {"token": "", "secret": SECRET},
+        {"token": [SECRET]},
+    ],
     ids=["null-token-and-secret", "wrong-token-and-secret", "empty-token-and-secret", "token-in-a-list"],
 )
 def test_the_secret_alias_does_not_rescue_a_wrong_token(bridge, tokens):
@@ -919,8 +949,7 @@ HMAC_SECRET = "hmac-test-secret-5b1d0c"
 
 
 def test_with_hmac_configured_a_wrong_signature_is_401_even_with_the_right_token(tmp_path_factory, tally, caplog):
-    services, client = _paper_app(tmp_path_factory, webhook_hmac_secret=HMAC_SECRET)
-    bridge = Bridge(client, services, tally, caplog)
+    bridge = Bridge(_paper_app(tmp_path_factory, webhook_hmac_secret=HMAC_SECRET), tally, caplog)
 
     def sign(body: bytes) -> str:
         return "sha256=" + hmac.new(HMAC_SECRET.encode(), body, hashlib.sha256).hexdigest()
@@ -942,7 +971,9 @@ def test_with_hmac_configured_a_wrong_signature_is_401_even_with_the_right_token
     send()
     # A signed body without a token is authenticated: an invalid field is then a 400.
     unsigned = json.dumps(set_token(seed(qty=1), _ABSENT)).encode()
-    bridge.refuse(bridge.post(unsigned, headers={"X-Signature": sign(unsigned)}), "signed, qty=1", status=(400,), fields=("qty",))
+    bridge.refuse(
+        bridge.post(unsigned, headers={"X-Signature": sign(unsigned)}), "signed, qty=1", status=(400,), fields=("qty",)
+    )
     bridge.assert_clean()
 
 
@@ -1149,7 +1180,9 @@ def test_other_methods_on_webhook_are_405_json(bridge, method):
     bridge.assert_clean()
 
 
-@pytest.mark.parametrize("path", ["/webhook/", "/Webhook", "/webhook/x", "/webhook%00", "/%2e%2e/webhook", "/webhook;x"])
+@pytest.mark.parametrize(
+    "path", ["/webhook/", "/Webhook", "/webhook/x", "/webhook%00", "/%2e%2e/webhook", "/webhook;x"]
+)
 def test_paths_near_webhook_are_json_4xx(bridge, path):
     alert = seed(token="wrong")
     response = bridge.client.post(path, data=json.dumps(alert), content_type="application/json")
@@ -1161,14 +1194,16 @@ def test_paths_near_webhook_are_json_4xx(bridge, path):
 
 
 @pytest.mark.parametrize("key", ["../../../../tmp/evil", "{{7*7}}", "$(id)", "..", "a/b\\c", "%2e%2e%2f", "NUL"])
-def test_a_valid_idempotency_key_shaped_like_an_attack_is_only_a_key(client, services, settings, tally, tmp_path, key):
+def test_a_valid_idempotency_key_shaped_like_an_attack_is_only_a_key(
+    client, paper_bridge, settings, tally, tmp_path, key
+):
     tally.hostile = False  # valid alerts: one order, then a replay
     first = client.post("/webhook", data=json.dumps(seed_alert(idempotency_key=key)), content_type="application/json")
     again = client.post("/webhook", data=json.dumps(seed_alert(idempotency_key=key)), content_type="application/json")
     tally.sent(first), tally.sent(again)
-    tally.orders = len(services.broker.orders)
+    tally.orders = len(paper_bridge.paper.orders)
     assert first.status_code == 200 and again.json == first.json, first.json
-    assert len(services.broker.orders) == 1
+    assert len(paper_bridge.paper.orders) == 1
     state = Path(settings.state_dir).resolve()
     outside = [p for p in tmp_path.rglob("*") if p.is_file() and state not in p.resolve().parents]
     assert outside == []

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ast
 import base64
-import dataclasses
 import json
 import re
 import secrets
@@ -27,8 +26,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from app import create_app
-from app.bootstrap import bootstrap
 from app.settings import TRADINGVIEW_IPS, ConfigError, Settings
 from tests.conftest import ADMIN, SECRET, admin_headers, seed_alert
 from tests.reliability.test_hostile_input import fresh_key, soak_results, tally  # noqa: F401 (fixtures)
@@ -130,7 +127,9 @@ def _check_refusals(tally, client, app, extra_headers=None) -> list[str]:
             response = send(tally, client, method, path, headers=headers, json={"auth_code": "x" * 10})
             body = response.json if response.mimetype == "application/json" else None
             if response.status_code != 401 or not isinstance(body, dict) or body.get("status") != "unauthorized":
-                failures.append(f"{method} {path} [{name}]: {response.status_code} {response.get_data(as_text=True)[:120]}")
+                failures.append(
+                    f"{method} {path} [{name}]: {response.status_code} {response.get_data(as_text=True)[:120]}"
+                )
             elif ADMIN in response.get_data(as_text=True):
                 failures.append(f"{method} {path} [{name}]: the answer repeats the admin token")
     return failures
@@ -140,15 +139,17 @@ def test_the_operator_endpoints_include_the_named_six(app):
     assert NAMED_OPERATOR_ENDPOINTS <= set(operator_endpoints(app))
 
 
-def test_every_operator_endpoint_refuses_a_bad_admin_token_on_paper(app, client, services, tally):
+def test_every_operator_endpoint_refuses_a_bad_admin_token_on_paper(app, client, paper, tally):
     assert _check_refusals(tally, client, app) == []
-    assert services.broker.orders == []
+    assert paper.orders == []
 
 
-def test_every_operator_endpoint_refuses_a_bad_admin_token_on_fyers(fyers_services, fake_fyers, tally):
-    app = create_app(services=fyers_services)
+def test_every_operator_endpoint_refuses_a_bad_admin_token_on_fyers(fyers_bridge, fake_fyers, tally):
+    app = fyers_bridge.app
     # Query-string and cookie tokens are not credentials either.
-    failures = _check_refusals(tally, app.test_client(), app, {"Cookie": f"admin_token={ADMIN}", "X-Admin-Token": ADMIN})
+    failures = _check_refusals(
+        tally, app.test_client(), app, {"Cookie": f"admin_token={ADMIN}", "X-Admin-Token": ADMIN}
+    )
     assert failures == []
     assert fake_fyers.calls == []  # nothing reached Fyers
 
@@ -162,8 +163,7 @@ def test_a_token_in_the_query_string_is_not_a_credential(app, client, tally):
 @pytest.mark.parametrize("name", sorted(ACCEPTED_HEADERS))
 @pytest.mark.parametrize("broker", ["paper", "fyers"])
 def test_the_bearer_scheme_is_case_insensitive(request, tally, name, broker):
-    services = request.getfixturevalue("services" if broker == "paper" else "fyers_services")
-    app = create_app(services=services)
+    app = request.getfixturevalue("paper_bridge" if broker == "paper" else "fyers_bridge").app
     client = app.test_client()
     for path, method in [("/token-status", "GET"), ("/orders", "GET"), ("/admin/status", "GET")]:
         if (path, method) not in operator_endpoints(app):
@@ -173,9 +173,9 @@ def test_the_bearer_scheme_is_case_insensitive(request, tally, name, broker):
         assert response.mimetype == "application/json"
 
 
-def test_without_an_admin_token_configured_every_operator_endpoint_is_closed(tmp_path, clock, tally):
+def test_without_an_admin_token_configured_every_operator_endpoint_is_closed(make_bridge, tmp_path, tally):
     settings = Settings(webhook_secret_token=SECRET, state_dir=str(tmp_path / "var"))  # ADMIN_TOKEN unset
-    app = create_app(services=bootstrap(settings, clock))
+    app = make_bridge(settings=settings).app
     client = app.test_client()
     for path, method in operator_endpoints(app):
         for value in ("Bearer ", "Bearer None", "Bearer null", "Bearer", f"Bearer {ADMIN}", "Bearer undefined"):
@@ -223,7 +223,11 @@ def _names_compared(node: ast.AST) -> set[str]:
             for part in [child.left, *child.comparators]:
                 names |= {n.id for n in ast.walk(part) if isinstance(n, ast.Name)}
                 names |= {n.attr for n in ast.walk(part) if isinstance(n, ast.Attribute)}
-        if isinstance(child, ast.Call) and isinstance(child.func, ast.Attribute) and child.func.attr in ("startswith", "endswith", "find", "index"):
+        if (
+            isinstance(child, ast.Call)
+            and isinstance(child.func, ast.Attribute)
+            and child.func.attr in ("startswith", "endswith", "find", "index")
+        ):
             names |= {n.id for n in ast.walk(child) if isinstance(n, ast.Name)}
     return names
 
@@ -241,8 +245,8 @@ def test_the_admin_token_is_compared_in_constant_time():
 
 
 def test_the_webhook_secret_is_compared_in_constant_time():
-    functions = _functions(ROOT / "app" / "services" / "alerts.py")
-    authenticate = functions["_authenticate"]
+    functions = _functions(ROOT / "app" / "security.py")
+    authenticate = functions["authenticate_alert"]
     assert _compare_digest_calls(authenticate), "the webhook secret must be compared with hmac.compare_digest"
     leaking = _names_compared(authenticate) & {"token", "webhook_secret", "expected", "signature"}
     assert leaking == set(), f"the secret also goes through a non-constant-time comparison: {leaking}"
@@ -303,15 +307,22 @@ def test_the_console_pages_need_a_session(app, client, services, tally):
 
 @pytest.mark.parametrize("broker", ["paper", "fyers"])
 def test_the_console_login_refuses_a_wrong_token(request, tally, broker):
-    services = request.getfixturevalue("services" if broker == "paper" else "fyers_services")
-    client = create_app(services=services).test_client()
+    client = request.getfixturevalue("paper_bridge" if broker == "paper" else "fyers_bridge").client
     for token in REFUSED_FORM_TOKENS:
         response = console_post(tally, client, "/console/login", admin_token=token)
         assert response.status_code == 401, (token[:20], response.status_code)
         assert "bridge_console" not in response.headers.get("Set-Cookie", "") or not console_session(client)
         assert ADMIN not in response.get_data(as_text=True)
     for raw in REFUSED_RAW_FORMS:
-        response = send(tally, client, "POST", "/console/login", data=raw, content_type="application/x-www-form-urlencoded", base_url=HTTPS)
+        response = send(
+            tally,
+            client,
+            "POST",
+            "/console/login",
+            data=raw,
+            content_type="application/x-www-form-urlencoded",
+            base_url=HTTPS,
+        )
         assert response.status_code == 401, (raw[:30], response.status_code)
     assert not console_session(client)
     for form in ({}, {"token": ADMIN}, {"admin_token[]": ADMIN}):  # the wrong field is no token
@@ -324,10 +335,11 @@ def test_the_console_login_refuses_a_wrong_token(request, tally, broker):
 def test_console_actions_need_the_session_csrf_token(app, client, services, tally):
     assert console_post(tally, client, "/console/login", admin_token=ADMIN).status_code == 303
     csrf = csrf_of(client)
-    other = create_app(services=services).test_client()
+    other = app.test_client()
     assert console_post(tally, other, "/console/login", admin_token=ADMIN).status_code == 303
     someone_elses = csrf_of(other)
-    for forged in ("", "x", csrf[:-1], csrf + "x", csrf.upper() if csrf.upper() != csrf else csrf.lower(), someone_elses):
+    changed_case = csrf.upper() if csrf.upper() != csrf else csrf.lower()
+    for forged in ("", "x", csrf[:-1], csrf + "x", changed_case, someone_elses):
         response = console_post(tally, client, "/console/pause", csrf_token=forged, reason="forged")
         assert response.status_code == 403, (forged, response.status_code)
     response = send(tally, client, "POST", "/console/pause", query_string={"csrf_token": csrf}, base_url=HTTPS)
@@ -338,7 +350,7 @@ def test_console_actions_need_the_session_csrf_token(app, client, services, tall
     assert services.controls.paused()
 
 
-def test_a_forged_or_foreign_session_cookie_is_refused(app, client, services, tmp_path, clock, tally):
+def test_a_forged_or_foreign_session_cookie_is_refused(make_bridge, client, services, tmp_path, tally):
     from flask import Flask
 
     forger = Flask("forger")
@@ -347,7 +359,7 @@ def test_a_forged_or_foreign_session_cookie_is_refused(app, client, services, tm
     # A session opened on a bridge with another admin token (the token was rotated, or another
     # deployment): "changing the token signs everybody out".
     rotated = Settings(webhook_secret_token=SECRET, admin_token=ADMIN + "-old", state_dir=str(tmp_path / "old"))
-    old_client = create_app(services=bootstrap(rotated, clock)).test_client()
+    old_client = make_bridge(settings=rotated).client
     assert console_post(tally, old_client, "/console/login", admin_token=ADMIN + "-old").status_code == 303
     foreign = old_client.get_cookie("bridge_console", domain="bridge.test").value
     for cookie in (forged, foreign, foreign[:-2], "", "e30", "." + forged):
@@ -358,9 +370,9 @@ def test_a_forged_or_foreign_session_cookie_is_refused(app, client, services, tm
     assert not services.controls.paused()
 
 
-def test_without_an_admin_token_nobody_enters_the_console(tmp_path, clock, tally):
+def test_without_an_admin_token_nobody_enters_the_console(make_bridge, tmp_path, tally):
     settings = Settings(webhook_secret_token=SECRET, state_dir=str(tmp_path / "var"))  # ADMIN_TOKEN unset
-    client = create_app(services=bootstrap(settings, clock)).test_client()
+    client = make_bridge(settings=settings).client
     for token in ("", "None", "null", "undefined", ADMIN):
         assert console_post(tally, client, "/console/login", admin_token=token).status_code == 401
     assert not console_session(client)
@@ -386,7 +398,9 @@ def login_query(client) -> dict[str, str]:
 
 
 def callback(tally, client, query) -> object:
-    path = "/auth/callback" + ("?" + (query if isinstance(query, str) else urllib.parse.urlencode(query)) if query else "")
+    path = "/auth/callback"
+    if query:
+        path += "?" + (query if isinstance(query, str) else urllib.parse.urlencode(query))
     return send(tally, client, "GET", path)
 
 
@@ -447,7 +461,10 @@ def test_a_forged_state_is_refused_and_the_real_one_still_works(fyers_client, fa
         "state=../../../../etc/passwd",
         "state[]=x&state[]=y",
     ],
-    ids=["none", "empty", "code-only", "short", "129-chars", "5000-chars", "nul", "cyrillic", "script", "traversal", "array"],
+    ids=[
+        "none", "empty", "code-only", "short", "129-chars", "5000-chars",
+        "nul", "cyrillic", "script", "traversal", "array",
+    ],
 )
 def test_a_malformed_state_is_refused(fyers_client, fake_fyers, tally, query):
     response = callback(tally, fyers_client, query)
@@ -458,7 +475,9 @@ def test_a_malformed_state_is_refused(fyers_client, fake_fyers, tally, query):
 
 def test_a_second_state_parameter_does_not_smuggle_a_real_one(fyers_client, fake_fyers, tally):
     real = login_query(fyers_client)
-    query = urllib.parse.urlencode([("auth_code", real["auth_code"]), ("state", "forged-state-0000"), ("state", real["state"])])
+    query = urllib.parse.urlencode(
+        [("auth_code", real["auth_code"]), ("state", "forged-state-0000"), ("state", real["state"])]
+    )
     assert_login_failed(callback(tally, fyers_client, query))
     assert not logged_in(fyers_client)
 
@@ -489,13 +508,12 @@ def test_a_reused_state_is_refused_and_the_code_not_exchanged_again(fyers_client
     assert fake_fyers.count("validate-authcode") == 1
 
 
-def test_a_state_from_another_deployment_is_refused(fyers_client, fake_fyers, tmp_path, fyers_settings, clock, tally):
+def test_a_state_from_another_deployment_is_refused(
+    fyers_client, fake_fyers, make_bridge, tmp_path, fyers_settings, tally
+):
     """A state issued by another bridge (another state store) is unknown here."""
-    other = bootstrap(dataclasses.replace(fyers_settings, state_dir=str(tmp_path / "other")), clock)
-    try:
-        other_query = login_query(create_app(services=other).test_client())
-    finally:
-        other.broker.close()
+    other = make_bridge(settings=fyers_settings, state_dir=str(tmp_path / "other"))
+    other_query = login_query(other.client)
     assert_login_failed(callback(tally, fyers_client, other_query))
     assert not logged_in(fyers_client)
 
@@ -513,16 +531,14 @@ def test_a_valid_state_with_a_hostile_auth_code_is_a_login_failure_page(fyers_cl
 # -- The sender allowlist ------------------------------------------------------------------------------------
 
 
-def allowlisted(tmp_path, clock, ips=(), hops=0):
-    settings = Settings(
-        webhook_secret_token=SECRET,
-        admin_token=ADMIN,
+def allowlisted(make_bridge, tmp_path, ips=(), hops=0):
+    """A paper bridge with the sender allowlist: its client and the paper broker's book."""
+    bridge = make_bridge(
         state_dir=str(tmp_path / f"var-{secrets.token_hex(4)}"),
         allowed_source_ips=tuple(ips),
         trusted_proxy_hops=hops,
     )
-    services = bootstrap(settings, clock)
-    return create_app(services=services).test_client(), services
+    return bridge.client, bridge.paper
 
 
 def alert_from(tally, client, address: str, forwarded: str | None = None, path: str = "/webhook", alert=None):
@@ -544,84 +560,86 @@ def assert_forbidden(response):
     assert response.mimetype == "application/json" and response.json["status"] == "forbidden"
 
 
-def test_the_allowlist_is_off_by_default(tmp_path, clock, tally):
+def test_the_allowlist_is_off_by_default(make_bridge, tmp_path, tally):
     tally.hostile = False
     assert Settings().allowed_source_ips == () and Settings.from_env({}).allowed_source_ips == ()
-    client, services = allowlisted(tmp_path, clock)
+    client, paper = allowlisted(make_bridge, tmp_path)
     for address in (OUTSIDER, "10.0.0.1", "::1", "2001:db8::1", TRADINGVIEW[0]):
         assert alert_from(tally, client, address, forwarded="garbage").status_code == 200
-    assert len(services.broker.orders) == 5
+    assert len(paper.orders) == 5
 
 
-def test_on_an_outsider_is_403_and_places_nothing_tradingview_passes(tmp_path, clock, tally):
+def test_on_an_outsider_is_403_and_places_nothing_tradingview_passes(make_bridge, tmp_path, tally):
     tally.hostile = False  # the TradingView alerts are valid and placed
-    client, services = allowlisted(tmp_path, clock, ips=TRADINGVIEW_IPS)
+    client, paper = allowlisted(make_bridge, tmp_path, ips=TRADINGVIEW_IPS)
     for address in (OUTSIDER, "10.0.0.1", "127.0.0.1", "::1", "52.89.214.239", "52.89.214.237"):
         assert_forbidden(alert_from(tally, client, address))
         assert_forbidden(alert_from(tally, client, address, path="/webhook/test"))
-    assert services.broker.orders == []
+    assert paper.orders == []
     for address in TRADINGVIEW:
         response = alert_from(tally, client, address)
         assert response.status_code == 200 and response.json["status"] == "placed", response.json
-    assert len(services.broker.orders) == len(TRADINGVIEW)
+    assert len(paper.orders) == len(TRADINGVIEW)
 
 
-def test_without_trusted_hops_x_forwarded_for_is_ignored(tmp_path, clock, tally):
-    client, services = allowlisted(tmp_path, clock, ips=TRADINGVIEW_IPS, hops=0)
+def test_without_trusted_hops_x_forwarded_for_is_ignored(make_bridge, tmp_path, tally):
+    client, paper = allowlisted(make_bridge, tmp_path, ips=TRADINGVIEW_IPS, hops=0)
     for forwarded in (TRADINGVIEW[0], f"{TRADINGVIEW[0]}, {TRADINGVIEW[1]}", f"{OUTSIDER}, {TRADINGVIEW[0]}"):
         assert_forbidden(alert_from(tally, client, OUTSIDER, forwarded=forwarded))
-    assert services.broker.orders == []
+    assert paper.orders == []
 
 
-def test_behind_one_trusted_proxy_the_last_forwarded_entry_is_the_sender(tmp_path, clock, tally):
+def test_behind_one_trusted_proxy_the_last_forwarded_entry_is_the_sender(make_bridge, tmp_path, tally):
     tally.hostile = False
-    client, services = allowlisted(tmp_path, clock, ips=TRADINGVIEW_IPS, hops=1)
+    client, paper = allowlisted(make_bridge, tmp_path, ips=TRADINGVIEW_IPS, hops=1)
     # Cloud Run's front end appends the real client: a forged earlier entry does not help.
-    for forwarded in (f"{TRADINGVIEW[0]}, {OUTSIDER}", f"{TRADINGVIEW[0]},{OUTSIDER}", OUTSIDER, f"{TRADINGVIEW[0]}, 10.0.0.1"):
+    for forwarded in (
+        f"{TRADINGVIEW[0]}, {OUTSIDER}", f"{TRADINGVIEW[0]},{OUTSIDER}", OUTSIDER, f"{TRADINGVIEW[0]}, 10.0.0.1"
+    ):
         assert_forbidden(alert_from(tally, client, CLOUD_RUN_FRONT_END, forwarded=forwarded))
     # No X-Forwarded-For: the peer itself (the front end) is the sender, and is not allowed.
     assert_forbidden(alert_from(tally, client, CLOUD_RUN_FRONT_END))
     # Unreadable entries fail closed.
     for forwarded in ("unknown", "not-an-ip", f"{TRADINGVIEW[0]}:443", ",", " , ", "[::1]"):
         assert_forbidden(alert_from(tally, client, CLOUD_RUN_FRONT_END, forwarded=forwarded))
-    assert services.broker.orders == []
+    assert paper.orders == []
     for forwarded in (TRADINGVIEW[0], f"{OUTSIDER}, {TRADINGVIEW[1]}", f"  {TRADINGVIEW[2]}  "):
         response = alert_from(tally, client, CLOUD_RUN_FRONT_END, forwarded=forwarded)
         assert response.status_code == 200, (forwarded, response.get_data(as_text=True))
-    assert len(services.broker.orders) == 3
+    assert len(paper.orders) == 3
 
 
-def test_behind_two_trusted_proxies_the_second_last_entry_is_the_sender(tmp_path, clock, tally):
+def test_behind_two_trusted_proxies_the_second_last_entry_is_the_sender(make_bridge, tmp_path, tally):
     tally.hostile = False
-    client, services = allowlisted(tmp_path, clock, ips=TRADINGVIEW_IPS, hops=2)
+    client, paper = allowlisted(make_bridge, tmp_path, ips=TRADINGVIEW_IPS, hops=2)
     assert alert_from(tally, client, "10.0.0.2", forwarded=f"{TRADINGVIEW[0]}, 10.0.0.1").status_code == 200
     assert_forbidden(alert_from(tally, client, "10.0.0.2", forwarded=f"{TRADINGVIEW[0]}, {OUTSIDER}, 10.0.0.1"))
     assert_forbidden(alert_from(tally, client, "10.0.0.2", forwarded=TRADINGVIEW[0]))  # too few hops: the peer
-    assert len(services.broker.orders) == 1
+    assert len(paper.orders) == 1
 
 
-def test_cidr_ranges_v4_and_v6(tmp_path, clock, tally):
+def test_cidr_ranges_v4_and_v6(make_bridge, tmp_path, tally):
     tally.hostile = False
-    client, services = allowlisted(tmp_path, clock, ips=("10.0.0.0/8", "2001:db8::/32"))
+    client, paper = allowlisted(make_bridge, tmp_path, ips=("10.0.0.0/8", "2001:db8::/32"))
     for address in ("10.0.0.1", "10.255.255.255", "2001:db8::1", "2001:db8:ffff::1"):
         assert alert_from(tally, client, address).status_code == 200, address
     for address in ("11.0.0.1", "9.255.255.255", "2001:db9::1", "::1", OUTSIDER):
         assert_forbidden(alert_from(tally, client, address))
-    assert len(services.broker.orders) == 4
+    assert len(paper.orders) == 4
 
 
 @pytest.mark.parametrize("address", ["", "garbage", "999.1.1.1", "10.0.0.1%eth0", "::ffff:zz"])
-def test_an_unreadable_peer_address_is_403_never_500(tmp_path, clock, tally, address):
-    client, services = allowlisted(tmp_path, clock, ips=("10.0.0.0/8",))
+def test_an_unreadable_peer_address_is_403_never_500(make_bridge, tmp_path, tally, address):
+    client, paper = allowlisted(make_bridge, tmp_path, ips=("10.0.0.0/8",))
     assert_forbidden(alert_from(tally, client, address))
-    assert services.broker.orders == []
+    assert paper.orders == []
 
 
-def test_the_allowlist_is_checked_before_the_secret(tmp_path, clock, tally):
-    client, services = allowlisted(tmp_path, clock, ips=TRADINGVIEW_IPS)
+def test_the_allowlist_is_checked_before_the_secret(make_bridge, tmp_path, tally):
+    client, paper = allowlisted(make_bridge, tmp_path, ips=TRADINGVIEW_IPS)
     for alert in (seed_alert(token="wrong"), {"junk": True}, seed_alert(qty=1)):
         assert_forbidden(alert_from(tally, client, OUTSIDER, alert=alert))
-    assert services.broker.orders == []
+    assert paper.orders == []
 
 
 # -- Parsing ALLOWED_SOURCE_IPS and TRUSTED_PROXY_HOPS ---------------------------------------------------------
@@ -646,7 +664,8 @@ def test_allowed_source_ips_parsing(value, expected):
 
 
 @pytest.mark.parametrize(
-    "value", ["not-an-ip", "10.0.0.0/33", "256.1.1.1", "tradingview;10.0.0.1", "tv", "10.0.0.1 10.0.0.2", "*", "0x0a000001"]
+    "value",
+    ["not-an-ip", "10.0.0.0/33", "256.1.1.1", "tradingview;10.0.0.1", "tv", "10.0.0.1 10.0.0.2", "*", "0x0a000001"],
 )
 def test_a_bad_allowed_source_ips_value_fails_naming_the_variable(value):
     with pytest.raises(ConfigError, match="ALLOWED_SOURCE_IPS"):
@@ -664,7 +683,7 @@ def test_a_bad_trusted_proxy_hops_fails_naming_the_variable(value):
         Settings.from_env({"TRUSTED_PROXY_HOPS": value})
 
 
-def test_from_the_environment_end_to_end(tmp_path, clock, tally):
+def test_from_the_environment_end_to_end(make_bridge, tmp_path, tally):
     """ALLOWED_SOURCE_IPS=tradingview behind Cloud Run (TRUSTED_PROXY_HOPS=1), as deployed."""
     tally.hostile = False
     settings = Settings.from_env(
@@ -676,8 +695,8 @@ def test_from_the_environment_end_to_end(tmp_path, clock, tally):
             "TRUSTED_PROXY_HOPS": "1",
         }
     )
-    services = bootstrap(settings, clock)
-    client = create_app(services=services).test_client()
+    bridge = make_bridge(settings=settings)
+    client = bridge.client
     assert alert_from(tally, client, CLOUD_RUN_FRONT_END, forwarded=TRADINGVIEW[3]).status_code == 200
     assert_forbidden(alert_from(tally, client, CLOUD_RUN_FRONT_END, forwarded=f"{TRADINGVIEW[3]}, {OUTSIDER}"))
-    assert len(services.broker.orders) == 1
+    assert len(bridge.paper.orders) == 1

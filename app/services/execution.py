@@ -1,0 +1,215 @@
+"""Execution of a planned alert: each order (or CO/BO exit) placed once under its key, and one answer for all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from app.deadline import Deadline
+from app.domain.alert import AlertMessage
+from app.domain.errors import BridgeError, OrderOutcomeUnknown, RiskRefused
+from app.domain.orders import OrderRequest
+from app.services.controls import TradingControls
+from app.services.idempotency import Claim, IdempotencyLedger, Replay
+from app.services.placement import OrderPlacer
+from app.services.planning import OrderPlanner, PlannedOrder
+from app.services.reconcile import Reconciler
+from app.services.record import STANDING, AlertRecord, AlertResult, Outcome
+from app.services.rendering import decision, exit_decision, leg_summary, order_body
+
+# A leg that counts against MAX_ORDERS_PER_DAY: an order the broker holds (a part-rejected
+# sliced order gives its reservation back).
+_COUNTED = frozenset({Outcome.PLACED, Outcome.PENDING, Outcome.CLOSED})
+
+
+@dataclass(frozen=True)
+class Execution:
+    """Plans an alert's orders and places them, each at most once; answers for one or for all legs."""
+
+    planner: OrderPlanner
+    ledger: IdempotencyLedger
+    placer: OrderPlacer
+    reconciler: Reconciler
+    controls: TradingControls
+
+    def rehearse(self, message: AlertMessage, alert_id: str, deadline: Deadline) -> AlertResult:
+        """A dry run: every order planned and priced as if live; nothing claimed, counted or sent."""
+        plan = self.planner.plan(message, deadline)
+        orders = []
+        for index, planned in enumerate(plan.orders):
+            request = self._request(planned, f"dry-run#{index}", message.strategy)
+            status = "would_exit" if planned.exits_by_broker else "would_place"
+            orders.append(order_body(planned, request, None, status, ""))
+        body = {
+            "status": "dry_run",
+            "alert_id": alert_id,
+            "orders": orders,
+            "message": f"dry run: {len(orders)} order(s) would be placed; nothing was sent",
+        }
+        if plan.nothing_to_close:
+            body["nothing_to_close"] = plan.nothing_to_close
+        return AlertResult(Outcome.DRY_RUN, body)
+
+    def run(
+        self,
+        message: AlertMessage,
+        alert_id: str,
+        deadline: Deadline,
+        record: AlertRecord,
+        claim: Claim,
+        amo: bool = False,
+    ) -> AlertResult:
+        """Plan, reserve the day's count, place every order; refusals before any order are errors."""
+        plan = self.planner.plan(message, deadline)
+        if not plan.orders:
+            body = {
+                "status": "nothing_to_close",
+                "alert_id": alert_id,
+                "message": "no open position to close in " + ", ".join(plan.nothing_to_close),
+                "orders": [],
+            }
+            return AlertResult(Outcome.NOTHING_TO_CLOSE, body)
+        limit = self.planner.rules.max_orders_per_day
+        reserved = plan.entries if limit is not None else 0
+        if reserved and not self.controls.reserve_orders(reserved, limit):
+            raise RiskRefused("MAX_ORDERS_PER_DAY", f"MAX_ORDERS_PER_DAY={limit} reached for today")
+        single = len(plan.orders) == 1 and not message.multi_leg
+        legs = _Legs(single, message, alert_id, deadline, record, claim, amo)
+        results, failure, counted = self._place_all(plan.orders, legs)
+        if reserved and counted < reserved:
+            self.controls.release_orders(reserved - counted)
+        elif limit is None and counted:
+            # No limit to reserve against: count what was placed, after the orders left, so
+            # "orders today" means the same with or without MAX_ORDERS_PER_DAY.
+            self.controls.count_orders(counted)
+        if not single:
+            return _combined(results, failure, alert_id)
+        if failure is not None:
+            raise failure
+        return AlertResult(Outcome(results[0]["status"]), results[0])
+
+    def _place_all(
+        self, orders: list[PlannedOrder], legs: _Legs
+    ) -> tuple[list[dict[str, Any]], BridgeError | None, int]:
+        """Each order in turn until one fails: the answers, the failure, and how many entries count."""
+        results: list[dict[str, Any]] = []
+        counted = 0
+        for index, planned in enumerate(orders):
+            try:
+                body = self._place(planned, index, legs)
+            except BridgeError as error:
+                failed = {"status": "failed", "error": error.code, "message": error.message}
+                results.append({**leg_summary(planned), **failed})
+                results.extend({**leg_summary(rest), "status": "not_sent"} for rest in orders[index + 1 :])
+                return results, error, counted
+            results.append(body)
+            if not planned.closing and body["status"] in _COUNTED:
+                counted += 1
+        return results, None, counted
+
+    def _place(self, planned: PlannedOrder, index: int, legs: _Legs) -> dict[str, Any]:
+        """Place one planned order under its own key (the alert's key for a single order)."""
+        claim = legs.claim
+        if not legs.single:
+            claimed = self.ledger.claim(f"{claim.key}#{index}", legs.alert_id, ttl=claim.ttl)
+            if isinstance(claimed, Replay):
+                return claimed.body  # placed by an earlier send of this alert
+            claim = claimed
+        if planned.exits_by_broker:
+            return self._exit_position(planned, legs, claim)
+        # The tag names this claim of the key: a takeover derives the same one, and a key
+        # claimed afresh after its TTL gets a new one.
+        request = self._request(planned, f"{claim.key}@{claim.claimed_at}", legs.message.strategy, legs.amo)
+        legs.record.decisions.append(decision(planned, request))
+        legs.record.order_attempted = True
+        since = datetime.fromtimestamp(claim.claimed_at, timezone.utc)
+        try:
+            if claim.taken_over:
+                legs.record.taken_over = True
+                placed = self.placer.place_after_takeover(request, since, legs.deadline)
+            else:
+                placed = self.placer.place(request, legs.deadline)
+        except OrderOutcomeUnknown as unknown:
+            body = order_body(planned, request, None, "pending", unknown.message, legs.alert_id)
+            pending_id = legs.alert_id if legs.single else f"{legs.alert_id}-{index}"
+            self.reconciler.record(pending_id, claim.key, request, since, body)
+            legs.record.broker_answer({"message": unknown.message})
+            return self._leg_done(legs, claim, AlertResult(Outcome.PENDING, body))
+        except BridgeError as error:
+            if error.details.get("slices"):  # every slice rejected: the journal keeps each one
+                legs.record.broker_answer({"message": error.message, "slices": error.details["slices"]})
+            self._settle_failed_leg(legs, claim, error)
+            raise
+        status = Outcome.PARTIAL if placed.partly_rejected else Outcome.PLACED
+        body = order_body(planned, request, placed.order_id, status.value, placed.message, legs.alert_id)
+        broker: dict[str, Any] = {"order_id": placed.order_id, "message": placed.message}
+        if placed.slices:
+            body["slices"] = broker["slices"] = [s.as_dict() for s in placed.slices]
+        legs.record.broker_answer(broker)
+        return self._leg_done(legs, claim, AlertResult(status, body))
+
+    def _exit_position(self, planned: PlannedOrder, legs: _Legs, claim: Claim) -> dict[str, Any]:
+        """Close a CO/BO position with the broker's exit call: a plain opposite order would be refused."""
+        legs.record.decisions.append(exit_decision(planned))
+        legs.record.order_attempted = True
+        try:
+            result = self.placer.close_position(planned.position, legs.deadline)
+        except BridgeError as error:
+            self._settle_failed_leg(legs, claim, error)
+            raise
+        body = order_body(planned, None, None, result.status, result.message, legs.alert_id)
+        position_id = planned.position.position_id
+        legs.record.broker_answer({"exit_position": position_id, "status": result.status, "message": result.message})
+        return self._leg_done(legs, claim, AlertResult(Outcome(result.status), body))
+
+    def _leg_done(self, legs: _Legs, claim: Claim, result: AlertResult) -> dict[str, Any]:
+        """A leg of several keeps its own answer under its key; a single order is settled with the alert."""
+        if not legs.single:
+            self.ledger.keep(claim, result)
+        return result.body
+
+    def _settle_failed_leg(self, legs: _Legs, claim: Claim, error: BridgeError) -> None:
+        """A leg of several settles its own key on failure; a single order's key is settled with the alert."""
+        if not legs.single:
+            self.ledger.settle(claim, AlertResult.refused(error), legs.record.order_attempted)
+
+    def _request(
+        self, planned: PlannedOrder, tag_seed: str, strategy: str | None, amo: bool = False
+    ) -> OrderRequest:
+        return planned.request(
+            tag_seed, strategy, self.planner.rules.attach_sl_tp, self.planner.freeze_qty(planned), amo
+        )
+
+
+@dataclass(frozen=True)
+class _Legs:
+    """What every order of one alert shares while it is placed."""
+
+    single: bool
+    message: AlertMessage
+    alert_id: str
+    deadline: Deadline
+    record: AlertRecord
+    claim: Claim  # the alert's own claim; each leg of several claims `<key>#<index>`
+    amo: bool
+
+
+def _combined(results: list[dict[str, Any]], failure: BridgeError | None, alert_id: str) -> AlertResult:
+    """One answer for several orders: which stand, which failed, which were not sent."""
+    standing = [r for r in results if r["status"] in STANDING]
+    if failure is None:
+        statuses = {r["status"] for r in results}
+        status = next((s for s in (Outcome.PARTIAL, Outcome.PENDING) if s in statuses), Outcome.PLACED)
+        message = (
+            f"{len(results)} order(s) stand, some only in part: see each leg's slices"
+            if status == Outcome.PARTIAL
+            else f"{len(results)} order(s) {status}"
+        )
+        return AlertResult(status, {"status": status.value, "alert_id": alert_id, "message": message, "legs": results})
+    if standing:
+        message = f"{len(standing)} of {len(results)} order(s) stand; then: {failure.message}"
+        body = {"status": "partial", "alert_id": alert_id, "message": message, "legs": results}
+        return AlertResult(Outcome.LEGS_PARTIAL, body, failure)
+    body = {"status": failure.code, "alert_id": alert_id, "message": failure.message, "legs": results}
+    return AlertResult(Outcome.of(failure), body, failure)

@@ -1,0 +1,106 @@
+"""How a planned order reads, in one place: in the caller's answer, in a leg's summary, in the journal."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from app.domain.orders import OrderRequest
+from app.services.planning import PlannedOrder
+
+
+def leg_summary(planned: PlannedOrder) -> dict[str, Any]:
+    """The order in four words: what a failed or unsent leg's answer names."""
+    return {
+        "symbol": planned.symbol,
+        "qty": planned.qty,
+        "side": planned.side.name,
+        "product_type": planned.product_type,
+    }
+
+
+def order_body(
+    planned: PlannedOrder,
+    request: OrderRequest | None,
+    order_id: str | None,
+    status: str,
+    message: str,
+    alert_id: str | None = None,
+) -> dict[str, Any]:
+    """What the trader is told about one order."""
+    contract = planned.contract
+    body: dict[str, Any] = {"status": status}
+    if alert_id is not None:
+        body["alert_id"] = alert_id
+    body.update(
+        {
+            "order_id": order_id,
+            "symbol": planned.symbol,
+            "expiry": contract.expiry.isoformat() if contract else None,
+            "strike": float(contract.strike) if contract else None,
+            "option_type": contract.option_type if contract else None,
+            "qty": planned.qty,
+            "lots": planned.qty // contract.lot_size if contract else None,
+            "side": planned.side.name,
+            "product_type": planned.product_type,
+            **_levels(planned, float),
+            "message": message,
+        }
+    )
+    body.update(_order_notes(planned, request))
+    return body
+
+
+def decision(planned: PlannedOrder, request: OrderRequest) -> dict[str, Any]:
+    """The journal's view of one order decision."""
+    return {
+        **leg_summary(planned),
+        **_levels(planned, str),
+        "tag": request.tag,
+        "closing": planned.closing,
+        "adjustments": _adjustments(planned, str) if planned.exits is not None else [],
+    }
+
+
+def exit_decision(planned: PlannedOrder) -> dict[str, Any]:
+    """The journal's view of a CO/BO position closed by the broker's exit call."""
+    return {**leg_summary(planned), "exit_position": planned.position.position_id, "closing": True}
+
+
+def _levels(planned: PlannedOrder, number: Callable[[Any], Any]) -> dict[str, Any]:
+    """The LTP the levels were priced off, and the stop-loss and target used."""
+    return {
+        "ltp": number(planned.ltp) if planned.ltp is not None else None,
+        "sl": number(planned.exits.stop_loss) if planned.exits else None,
+        "tp": number(planned.exits.take_profit) if planned.exits else None,
+    }
+
+
+def _order_notes(planned: PlannedOrder, request: OrderRequest | None) -> dict[str, Any]:
+    """What is said of an order only when it applies."""
+    notes: dict[str, Any] = {}
+    if planned.alert.strike is not None and planned.alert.strike.relative:
+        notes["strike_choice"] = planned.alert.strike.describe()
+    if planned.closing:
+        notes["closing"] = True
+    if planned.exits is not None and planned.exits.adjustments:
+        notes["adjustments"] = _adjustments(planned, float)
+    if planned.exits_by_broker:
+        notes["position_id"] = planned.position.position_id
+    if request is not None and request.slice:
+        notes["sliced"] = True
+    if request is not None and request.amo:
+        notes["amo"] = True
+    return notes
+
+
+def _adjustments(planned: PlannedOrder, number: Callable[[Any], Any]) -> list[dict[str, Any]]:
+    """Each alert level not used as sent: the field, the value sent, the value used, and why."""
+    return [
+        {
+            "field": planned.alert.field_prefix + a.field,
+            "sent": number(a.sent),
+            "used": number(a.used),
+            "reason": a.reason,
+        }
+        for a in planned.exits.adjustments
+    ]
