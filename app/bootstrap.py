@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, fields
 from datetime import time, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from app.adapters.coalescing import CoalescingBroker
@@ -30,7 +31,7 @@ from app.services.placement import OrderPlacer
 from app.services.planning import OrderPlanner, RiskRules
 from app.services.queue import MARKET_CHECK_SECONDS, AlertQueue, QueueDrain
 from app.services.reconcile import Reconciler
-from app.services.reporting import AlertReporter
+from app.services.reporting import AlertReporter, report_rate_limited
 from app.services.tokens import TokenManager
 from app.settings import PAPER_DEFAULT_SECRET, Settings
 
@@ -121,7 +122,7 @@ def bootstrap(
     )
     reporter = AlertReporter(notifications, login.login_url if login else None)
     rules = _alert_rules(settings)
-    execution = Execution(planner, ledger, placer, reconciler, controls)
+    execution = Execution(planner, ledger, placer, reconciler, controls, settings.rate_wait_seconds)
     alerts = AlertService(
         rules, Intake(rules, clock), execution, ledger, journal, reconciler, market, queue, reporter
     )
@@ -246,7 +247,12 @@ def _broker(
         tokens, auth, settings.fyers_pin, settings.fyers_auth_code, notifications
     )
     if broker is None:
-        pacer = Pacer(settings.fyers_rate_per_second, settings.fyers_rate_per_minute)
+        pacer = Pacer(
+            settings.fyers_rate_per_second,
+            settings.fyers_rate_per_minute,
+            instances=settings.fyers_instances,
+            on_refusal=partial(report_rate_limited, notifications),
+        )
         broker = FyersBroker(settings.fyers_app_id, tokens, pacer)
     return broker, login
 

@@ -15,6 +15,7 @@ from app.domain.orders import (
     PlacedOrder,
     Position,
     PositionExit,
+    Priority,
 )
 
 
@@ -24,30 +25,40 @@ class Broker(ABC):
     Implementations raise domain errors only: `OrderRejected`, `BrokerUnavailable`
     (certainly not placed), `LoginRequired`, `RateLimited`, `OrderOutcomeUnknown`
     (may have been placed: look it up, never re-send).
+
+    `priority` says what a call is for, so that a broker short of rate budget serves exits
+    first; a caller that passes nothing gets the default of each method (an order's own
+    priority comes from its `closing` flag).
     """
 
     name: str = "broker"
 
     @abstractmethod
-    def quotes(self, symbols: Sequence[str], deadline: Deadline) -> dict[str, Decimal]:
+    def quotes(
+        self, symbols: Sequence[str], deadline: Deadline, *, priority: Priority = Priority.QUOTE
+    ) -> dict[str, Decimal]:
         """Last traded price of each symbol."""
 
     @abstractmethod
-    def positions(self, deadline: Deadline) -> list[Position]:
+    def positions(self, deadline: Deadline, *, priority: Priority = Priority.LOOKUP) -> list[Position]:
         """Net positions of the day."""
 
     @abstractmethod
-    def place_order(self, order: OrderRequest, deadline: Deadline) -> PlacedOrder:
-        """Send one order, once."""
+    def place_order(
+        self, order: OrderRequest, deadline: Deadline, *, priority: Priority | None = None
+    ) -> PlacedOrder:
+        """Send one order, once (at the order's own priority unless told)."""
 
     @abstractmethod
     def find_order(
-        self, order: OrderRequest, since: datetime, deadline: Deadline
+        self, order: OrderRequest, since: datetime, deadline: Deadline, *, priority: Priority | None = None
     ) -> BrokerOrder | None:
         """Look `order` up in today's book: by its tag, or (CO/BO) by contract, side, qty, time."""
 
     @abstractmethod
-    def exit_position(self, position: Position, deadline: Deadline) -> PositionExit:
+    def exit_position(
+        self, position: Position, deadline: Deadline, *, priority: Priority = Priority.EXIT
+    ) -> PositionExit:
         """Close one position with the broker's own exit call, its working legs cancelled first.
 
         Sent once: `OrderOutcomeUnknown` when it may have left; the position book settles it.
@@ -57,9 +68,13 @@ class Broker(ABC):
     def readiness(self) -> tuple[bool, str]:
         """Whether the broker can take orders now, and why not; cheap and cached."""
 
-    def market_open(self, deadline: Deadline) -> bool | None:
+    def market_open(self, deadline: Deadline, *, priority: Priority = Priority.LOOKUP) -> bool | None:
         """Whether the broker says NSE F&O is open now; None when it cannot say."""
         return None
+
+    def rate_limited_today(self) -> int:
+        """How many times the broker refused a request for its rate limit today (429s)."""
+        return 0
 
 
 @dataclass(frozen=True, slots=True)

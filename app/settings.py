@@ -77,6 +77,7 @@ class Settings:
     max_alert_age_seconds: int | None = _setting("MAX_ALERT_AGE_SECONDS", None, Env.optional_integer)
     queue_max_age_seconds: int = _setting("QUEUE_MAX_AGE_SECONDS", 18 * 3600, Env.integer, minimum=60)
     alert_deadline_seconds: float = _setting("ALERT_DEADLINE_SECONDS", 2.5, Env.number, minimum=0.5, maximum=2.6)
+    rate_wait_seconds: float = _setting("RATE_WAIT_SECONDS", 10.0, Env.number, minimum=0.0, maximum=25.0)
     notification_topic: str | None = _setting("NOTIFICATION_TOPIC", None, Env.text)
     notification_url: str | None = _setting("NOTIFICATION_URL", None, Env.url)
     telegram_bot_token: str | None = _setting("TELEGRAM_BOT_TOKEN", None, Env.text)
@@ -89,6 +90,8 @@ class Settings:
     trusted_proxy_hops: int = _setting("TRUSTED_PROXY_HOPS", 0, Env.integer, minimum=0, maximum=5)
     fyers_rate_per_second: int = _setting("FYERS_RATE_PER_SECOND", 10, Env.integer, minimum=1)
     fyers_rate_per_minute: int = _setting("FYERS_RATE_PER_MINUTE", 200, Env.integer, minimum=1)
+    # Set it to Cloud Run's --max-instances: each instance paces alone on floor(limit / n).
+    fyers_instances: int = _setting("FYERS_INSTANCES", 1, Env.integer, minimum=1, maximum=100)
     log_level: str = _setting(
         "LOG_LEVEL", "INFO", Env.choice, allowed=("DEBUG", "INFO", "WARNING", "ERROR"), upper=True
     )

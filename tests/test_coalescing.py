@@ -10,7 +10,7 @@ import pytest
 from app.adapters.coalescing import CoalescingBroker
 from app.deadline import Deadline
 from app.domain.errors import BrokerUnavailable
-from app.domain.orders import Position
+from app.domain.orders import Position, Priority
 from tests.concurrency import together
 
 
@@ -24,20 +24,22 @@ class SlowBroker:
         self.fail = fail
         self.quote_calls: list[list[str]] = []
         self.position_calls = 0
+        self.quote_priorities: list[Priority] = []
 
-    def quotes(self, symbols, deadline):
+    def quotes(self, symbols, deadline, *, priority=Priority.QUOTE):
         self.quote_calls.append(list(symbols))
+        self.quote_priorities.append(priority)
         time.sleep(self.delay)
         if self.fail:
             raise BrokerUnavailable("down")
         return {s: Decimal(len(s)) for s in symbols}
 
-    def positions(self, deadline):
+    def positions(self, deadline, *, priority=Priority.LOOKUP):
         self.position_calls += 1
         time.sleep(self.delay)
         return [Position("X", 1, "INTRADAY")]
 
-    def place_order(self, order, deadline):
+    def place_order(self, order, deadline, *, priority=None):
         return None
 
 
@@ -96,3 +98,18 @@ def test_nobody_waits_for_calls_made_for_others():
     waits = together(12, one)
     assert len(inner.quote_calls) >= 3
     assert max(waits) < 0.2 * 2 + 0.15, waits  # the first caller used to lead every later batch too
+
+
+def test_a_shared_call_runs_at_the_highest_priority_of_its_members():
+    """An exit's quote that joins a batch led by an entry's lifts the whole call to EXIT."""
+    inner = SlowBroker(delay=0.2)
+    broker = CoalescingBroker(inner)
+
+    def one(i):
+        time.sleep(0.05 * i)  # 0: the call in flight; 1 leads the next batch; 2 (an exit) joins it
+        priority = Priority.EXIT if i == 2 else Priority.QUOTE
+        return broker.quotes([f"S{i}"], Deadline(5), priority=priority)
+
+    together(3, one)
+    assert inner.quote_calls == [["S0"], ["S1", "S2"]]
+    assert inner.quote_priorities == [Priority.QUOTE, Priority.EXIT]

@@ -26,3 +26,8 @@ def test_the_documented_alert_budget_is_the_default():
     budget = Settings().alert_deadline_seconds
     for doc in ("architecture.md", "fyers.md"):
         assert f"{budget:g} s" in (DOCS / doc).read_text(encoding="utf-8"), doc
+
+
+def test_the_documented_rate_wait_is_the_default():
+    wait = Settings().rate_wait_seconds
+    assert f"`RATE_WAIT_SECONDS` ({wait:g} s)" in (DOCS / "fyers.md").read_text(encoding="utf-8")

@@ -403,6 +403,36 @@ def test_fault_rate_limit(sdk, model, http):
     assert sdk.orders == []
 
 
+def test_strict_rate_limit_refuses_the_eleventh_request_in_a_second_and_counts_refusals(sdk, http):
+    sdk.strict_rate_limit = True
+    answers = [http.get(sdk.data_base + "/quotes", params={"symbols": NIFTY_CE}, timeout=5) for _ in range(12)]
+    answers.append(http.post(sdk.api_base + "/orders/sync", json=market_order(), timeout=5))  # api counts too
+    assert [a.status_code for a in answers[:10]] == [200] * 10
+    assert all(a.status_code == 429 for a in answers[10:])
+    assert answers[10].json() == {"s": "error", "code": -429,
+                                  "message": "Request limit reached, refresh after few mins"}
+    assert answers[10].headers["Retry-After"] == "1"
+    assert sdk.rate_limited == 3 and sdk.orders == []
+    assert sdk.max_in_any_second() == 13  # refused requests are arrivals too
+    assert sdk.max_in_any_minute() == 13
+
+
+def test_strict_rate_limit_holds_two_hundred_a_minute(fake):
+    fake.strict_rate_limit = True
+    fake.limits = ((1.0, 1000), (60.0, 5))  # the minute's rule, scaled down
+    session = requests.Session()
+    session.headers["Authorization"] = f"{APP_ID}:{fake.issue_token()}"
+    statuses = [session.get(fake.api_base + "/positions", timeout=5).status_code for _ in range(7)]
+    session.close()
+    assert statuses == [200] * 5 + [429] * 2 and fake.rate_limited == 2
+
+
+def test_default_mode_counts_arrivals_but_refuses_nothing(sdk, http):
+    answers = [http.get(sdk.data_base + "/quotes", params={"symbols": NIFTY_CE}, timeout=5) for _ in range(15)]
+    assert {a.status_code for a in answers} == {200}
+    assert sdk.rate_limited == 0 and sdk.max_in_any_second() == 15
+
+
 @pytest.mark.timeout(20)
 def test_fault_reset_before_places_nothing(sdk, model, http):
     sdk.add_fault("orders/sync", "reset_before", times=2)

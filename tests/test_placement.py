@@ -29,7 +29,7 @@ class ScriptedBroker:
         self.sends = 0
         self.looks = 0
 
-    def place_order(self, order, deadline):
+    def place_order(self, order, deadline, *, priority=None):
         self.sends += 1
         step = self.script.pop(0)
         if step == "accept":
@@ -44,7 +44,7 @@ class ScriptedBroker:
             raise OrderOutcomeUnknown("connection dropped")
         raise step
 
-    def find_order(self, order, since, deadline):
+    def find_order(self, order, since, deadline, *, priority=None):
         self.looks += 1
         return next((o for o in self.book if o.tag == order.tag), None)
 
@@ -134,7 +134,7 @@ class SlicedBook(ScriptedBroker):
             for n, status in enumerate(statuses, 1)
         )
 
-    def find_order(self, order, since, deadline):
+    def find_order(self, order, since, deadline, *, priority=None):
         self.looks += 1
         first = self.slices[0]
         return BrokerOrder(

@@ -118,3 +118,19 @@ def test_gcs_unreachable_is_state_unavailable(monkeypatch):
     store = GcsStateStore("nowhere")
     with pytest.raises(StateUnavailable):
         store.create("k.json", {})
+
+
+def test_a_local_compare_and_swap_is_one_store_operation(tmp_path):
+    """replace/delete read the file themselves: a wrapper sees no get it did not ask for."""
+    reads = []
+
+    class Counting(LocalStateStore):
+        def get(self, key):
+            reads.append(key)
+            return super().get(key)
+
+    store = Counting(tmp_path)
+    generation = store.create("a.json", {"n": 1})
+    generation = store.replace("a.json", {"n": 2}, generation)
+    assert store.delete("a.json", generation)
+    assert reads == []

@@ -39,6 +39,7 @@ from app.domain.orders import (
     PlacedOrder,
     Position,
     PositionExit,
+    Priority,
     SliceResult,
     slices_summary,
 )
@@ -68,7 +69,8 @@ class FyersBroker(Broker):
         jitter: Callable[[], float] = random.random,
     ):
         self._tokens = tokens
-        self._fyers = FyersClient(app_id, tokens, pacer or Pacer())
+        self._pacer = pacer or Pacer()
+        self._fyers = FyersClient(app_id, tokens, self._pacer)
         self._sleep = sleep
         self._jitter = jitter
         self._ready_at = -1e9
@@ -76,17 +78,23 @@ class FyersBroker(Broker):
         self._market_at = -1e9
         self._market: bool | None = None
 
-    def quotes(self, symbols: Sequence[str], deadline: Deadline) -> dict[str, Decimal]:
+    def quotes(
+        self, symbols: Sequence[str], deadline: Deadline, *, priority: Priority = Priority.QUOTE
+    ) -> dict[str, Decimal]:
         """Last traded prices; a symbol Fyers does not know is left out."""
-        return prices_of(self._read("quotes", {"symbols": ",".join(symbols)}, deadline))
+        return prices_of(self._read("quotes", {"symbols": ",".join(symbols)}, deadline, priority=priority))
 
-    def positions(self, deadline: Deadline) -> list[Position]:
+    def positions(self, deadline: Deadline, *, priority: Priority = Priority.LOOKUP) -> list[Position]:
         """Net positions of the day."""
-        return positions_of(self._read("positions", None, deadline))
+        return positions_of(self._read("positions", None, deadline, priority=priority))
 
-    def place_order(self, order: OrderRequest, deadline: Deadline) -> PlacedOrder:
+    def place_order(
+        self, order: OrderRequest, deadline: Deadline, *, priority: Priority | None = None
+    ) -> PlacedOrder:
         """Send one order once; BrokerUnavailable only when it certainly did not leave."""
-        body, exchange = self._send("place_order", _order_payload(order), deadline, "send the order", "the order")
+        body, exchange = self._send(
+            "place_order", _order_payload(order), deadline, "the order", priority or order.priority
+        )
         open_because = outcome_open(body, exchange)
         if open_because or body is None:
             raise OrderOutcomeUnknown(open_because or "no answer")
@@ -126,7 +134,7 @@ class FyersBroker(Broker):
         """The slices with their quantities from the book (the answer does not carry them)."""
         query = {"order_tag": f"1:{order.tag}"} if order.tag else None
         try:
-            body = self._read("orderbook", query, deadline, ONE_READ)
+            body = self._read("orderbook", query, deadline, ONE_READ, priority=order.lookup_priority)
         except (BrokerUnavailable, LoginRequired):
             return slices  # the quantities stay unknown; ids and outcomes are what matter
         quantities = {str(row.get("id")): row.get("qty") for row in body.get("orderBook") or []}
@@ -135,10 +143,14 @@ class FyersBroker(Broker):
             for s in slices
         ]
 
-    def find_order(self, order: OrderRequest, since: datetime, deadline: Deadline) -> BrokerOrder | None:
+    def find_order(
+        self, order: OrderRequest, since: datetime, deadline: Deadline, *, priority: Priority | None = None
+    ) -> BrokerOrder | None:
         """The order in today's book: by tag, or for tagless CO/BO by contract, side, qty and time."""
         query = {"order_tag": f"1:{order.tag}"} if order.tag else None
-        body = self._read("orderbook", query, deadline, tolerate_codes={-51})
+        body = self._read(
+            "orderbook", query, deadline, tolerate_codes={-51}, priority=priority or order.lookup_priority
+        )
         rows = rows_of_order(body, order, since)
         if not rows:
             return None
@@ -148,12 +160,14 @@ class FyersBroker(Broker):
             raise BrokerUnavailable("the order book shows only part of the sliced order yet")
         return book_order(rows, order)
 
-    def exit_position(self, position: Position, deadline: Deadline) -> PositionExit:
+    def exit_position(
+        self, position: Position, deadline: Deadline, *, priority: Priority = Priority.EXIT
+    ) -> PositionExit:
         """Close one position by its id with Fyers's exit call, its working orders cancelled first."""
         # pending_orders_cancel: a CO's stop leg or a BO's legs are working orders of the
         # position; Fyers cancels them before it places the counter order.
         request = {"id": position.position_id, "pending_orders_cancel": 1}
-        body, exchange = self._send("exit_positions", request, deadline, "exit the position", "the exit")
+        body, exchange = self._send("exit_positions", request, deadline, "the exit", priority)
         code = body.get("code") if body else None
         message = str(body.get("message", ""))[:300] if body else ""
         if code == EXIT_NOT_FILLED and exchange.response is not None:
@@ -170,18 +184,18 @@ class FyersBroker(Broker):
         raise OrderOutcomeUnknown(f"Fyers gave an unclear answer to the exit (code {code})")
 
     def _send(
-        self, method: str, request: dict[str, Any], deadline: Deadline, action: str, subject: str
+        self, method: str, request: dict[str, Any], deadline: Deadline, subject: str, priority: Priority
     ) -> tuple[dict[str, Any] | None, Exchange]:
         """One order-changing call, never retried; BrokerUnavailable only when it certainly did not leave."""
         timeout = min(ORDER_CALL_CAP, deadline.remaining())
         if timeout < ORDER_CALL_MIN:
-            raise BrokerUnavailable(f"no time left in this alert's budget to {action}")
-        body, exchange = self._fyers.call(method, request, deadline, timeout)
+            raise BrokerUnavailable(f"no time left in this alert's budget to send {subject}")
+        body, exchange = self._fyers.call(method, request, deadline, timeout, priority)
         if exchange.response is None and exchange.never_sent:
             raise BrokerUnavailable(f"Fyers could not be reached; {subject} was not sent")
         return body, exchange
 
-    def market_open(self, deadline: Deadline) -> bool | None:
+    def market_open(self, deadline: Deadline, *, priority: Priority = Priority.LOOKUP) -> bool | None:
         """NSE F&O's status from Fyers (marketStatus), cached for 30 s; None if it cannot say."""
         if time.monotonic() - self._market_at < MARKET_STATUS_TTL:
             return self._market
@@ -189,7 +203,7 @@ class FyersBroker(Broker):
         # answer) must not cost every alert more calls. Without it the calendar decides, and an
         # order into a closed market fails at Fyers on its own.
         try:
-            body = self._read("market_status", None, deadline, ONE_READ, MARKET_STATUS_OK)
+            body = self._read("market_status", None, deadline, ONE_READ, MARKET_STATUS_OK, priority)
             status = nse_fno_open(body.get("marketStatus"))
         except (BrokerUnavailable, LoginRequired):
             status = None
@@ -220,15 +234,20 @@ class FyersBroker(Broker):
         deadline: Deadline,
         policy: RetryPolicy = READS,
         tolerate_codes: frozenset[int] | set[int] = frozenset(),
+        priority: Priority = Priority.LOOKUP,
     ) -> dict[str, Any]:
         """A read, retried on unavailable or rate-limited answers while the policy and deadline allow."""
         return call_with_retries(
-            lambda: self._fyers.read(method, argument, deadline, tolerate_codes),
+            lambda: self._fyers.read(method, argument, deadline, tolerate_codes, priority),
             policy,
             deadline,
             self._sleep,
             self._jitter,
         )
+
+    def rate_limited_today(self) -> int:
+        """429s Fyers sent this instance today (IST)."""
+        return self._pacer.refusals_today()
 
     def close(self) -> None:
         """Release the HTTP session."""

@@ -21,6 +21,7 @@ from app.adapters.fyers_http import DeadlineSession, Exchange
 from app.adapters.pacer import Pacer
 from app.deadline import Deadline
 from app.domain.errors import BrokerUnavailable, LoginRequired, RateLimited
+from app.domain.orders import Priority
 from app.logs import log_event
 from app.ports import TokenSource
 
@@ -49,10 +50,15 @@ class FyersClient:
         self._pacer = pacer
 
     def read(
-        self, method: str, argument: Any, deadline: Deadline, tolerate_codes: frozenset[int] | set[int] = frozenset()
+        self,
+        method: str,
+        argument: Any,
+        deadline: Deadline,
+        tolerate_codes: frozenset[int] | set[int] = frozenset(),
+        priority: Priority = Priority.LOOKUP,
     ) -> dict[str, Any]:
         """One read; BrokerUnavailable unless Fyers answered `s` ok (or a tolerated code)."""
-        body, exchange = self.call(method, argument, deadline, deadline.timeout(READ_CALL_CAP))
+        body, exchange = self.call(method, argument, deadline, deadline.timeout(READ_CALL_CAP), priority)
         if body is None or exchange.response is None:
             raise BrokerUnavailable(f"Fyers could not be reached ({describe(exchange)})")
         if body.get("s") != "ok" and body.get("code") not in tolerate_codes:
@@ -60,13 +66,13 @@ class FyersClient:
         return body
 
     def call(
-        self, method: str, argument: Any, deadline: Deadline, timeout: float
+        self, method: str, argument: Any, deadline: Deadline, timeout: float, priority: Priority = Priority.ENTRY
     ) -> tuple[dict[str, Any] | None, Exchange]:
-        """One SDK call: token, pacing, deadline; token and rate-limit answers become errors."""
+        """One SDK call: token, pacing at `priority`, deadline; token and rate-limit answers become errors."""
         token = self._tokens.access_token()
         if timeout <= 0.05:
             raise BrokerUnavailable("this alert's time budget is spent")
-        self._pacer.acquire(deadline)
+        self._pacer.acquire(deadline, priority)
         with self._header_lock:
             if self._model.token != token:
                 self._model.token = token

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 
 from app.ports import StateStore, Versioned
 
+_MEMORY_FILE_SYSTEMS = ("tmpfs", "ramfs")
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 
 
@@ -25,9 +26,16 @@ class LocalStateStore(StateStore):
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock_path = self.root / ".lock"
         self._thread_lock = threading.Lock()
+        # fsync makes a write survive a power cut; in memory (tmpfs, Cloud Run's local disk)
+        # nothing survives one anyway, and fsync is pure cost on the order's path.
+        self.fsyncs = memory_file_system(self.root) is None
 
     def get(self, key: str) -> Versioned | None:
         """The document at `key`, or None."""
+        return self._read(key)
+
+    def _read(self, key: str) -> Versioned | None:
+        # Writers read through here, not `get`: a compare-and-swap is one store operation.
         try:
             with open(self._path(key), "rb") as f:
                 stored = json.load(f)
@@ -45,7 +53,7 @@ class LocalStateStore(StateStore):
     def replace(self, key: str, data: dict[str, Any], generation: int) -> int | None:
         """Write only if the stored generation is still `generation`."""
         with self._locked():
-            current = self.get(key)
+            current = self._read(key)
             if current is None or current.generation != generation:
                 return None
             return self._write(key, data, generation + 1)
@@ -53,7 +61,7 @@ class LocalStateStore(StateStore):
     def delete(self, key: str, generation: int | None = None) -> bool:
         """Remove, at `generation` when given."""
         with self._locked():
-            current = self.get(key)
+            current = self._read(key)
             if current is None or (generation is not None and current.generation != generation):
                 return False
             self._path(key).unlink()
@@ -87,7 +95,8 @@ class LocalStateStore(StateStore):
             with os.fdopen(fd, "w") as f:
                 json.dump({"generation": generation, "data": data}, f, separators=(",", ":"))
                 f.flush()
-                os.fsync(f.fileno())
+                if self.fsyncs:
+                    os.fsync(f.fileno())
             os.replace(tmp, path)
         except BaseException:
             _unlink_quietly(tmp)
@@ -104,6 +113,27 @@ class LocalStateStore(StateStore):
                 yield
             finally:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def memory_file_system(path: Path, mountinfo: str = "/proc/self/mountinfo") -> str | None:
+    """The type of the memory file system (tmpfs, ramfs) holding `path`, or None (on disk, or unknown)."""
+    target = os.path.realpath(path)
+    best, fstype = "", None
+    try:
+        with open(mountinfo, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None  # not Linux: keep fsync
+    for line in lines:
+        fields = line.split()
+        if "-" not in fields:
+            continue
+        # Field 5 is the mount point (octal escapes such as \040 for a space); the type follows "-".
+        mount = fields[4].encode().decode("unicode_escape")
+        within = target == mount or target.startswith(mount.rstrip("/") + "/")
+        if within and len(mount) >= len(best):  # the last of equal mounts is the one on top
+            best, fstype = mount, fields[fields.index("-") + 1]
+    return fstype if fstype in _MEMORY_FILE_SYSTEMS else None
 
 
 def _unlink_quietly(path: str) -> None:

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Sequence
 
 from app.deadline import Deadline
-from app.domain.orders import BrokerOrder, OrderRequest, PlacedOrder, Position, PositionExit, Side
+from app.domain.orders import BrokerOrder, OrderRequest, PlacedOrder, Position, PositionExit, Priority, Side
 from app.ports import Broker
 
 _TICK = Decimal("0.05")
@@ -44,11 +44,13 @@ class PaperBroker(Broker):
         self._net: dict[tuple[str, str], int] = {}
         self._ids = itertools.count(1)
 
-    def quotes(self, symbols: Sequence[str], deadline: Deadline) -> dict[str, Decimal]:
-        """Deterministic LTPs."""
+    def quotes(
+        self, symbols: Sequence[str], deadline: Deadline, *, priority: Priority = Priority.QUOTE
+    ) -> dict[str, Decimal]:
+        """Deterministic LTPs (no rate budget: the priority is not needed)."""
         return {symbol: paper_ltp(symbol) for symbol in symbols}
 
-    def positions(self, deadline: Deadline) -> list[Position]:
+    def positions(self, deadline: Deadline, *, priority: Priority = Priority.LOOKUP) -> list[Position]:
         """Net positions from today's fills."""
         with self._lock:
             return [
@@ -57,7 +59,9 @@ class PaperBroker(Broker):
                 if qty
             ]
 
-    def place_order(self, order: OrderRequest, deadline: Deadline) -> PlacedOrder:
+    def place_order(
+        self, order: OrderRequest, deadline: Deadline, *, priority: Priority | None = None
+    ) -> PlacedOrder:
         """Fill the order at once."""
         with self._lock:
             order_id = f"PAPER{next(self._ids):010d}"
@@ -76,7 +80,9 @@ class PaperBroker(Broker):
             self._net[key] = self._net.get(key, 0) + order.qty * int(order.side)
         return PlacedOrder(order_id=order_id, message="filled on the paper broker")
 
-    def exit_position(self, position: Position, deadline: Deadline) -> PositionExit:
+    def exit_position(
+        self, position: Position, deadline: Deadline, *, priority: Priority = Priority.EXIT
+    ) -> PositionExit:
         """Flatten the position with an untagged counter order filled at once."""
         key = (position.symbol, position.product_type)
         with self._lock:
@@ -98,7 +104,7 @@ class PaperBroker(Broker):
         return PositionExit(position.position_id, "closed", "closed on the paper broker")
 
     def find_order(
-        self, order: OrderRequest, since: datetime, deadline: Deadline
+        self, order: OrderRequest, since: datetime, deadline: Deadline, *, priority: Priority | None = None
     ) -> BrokerOrder | None:
         """The order with this tag, or the same contract, side, qty and product if untagged."""
         with self._lock:

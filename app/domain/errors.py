@@ -115,6 +115,11 @@ class RateLimited(BrokerUnavailable, code="rate_limited"):
         self.retry_after = retry_after
 
 
+class PacedOut(RateLimited, should_retry=False):
+    """Our own pacer has no slot for the call before its deadline: nothing was sent, and trying
+    again within the same deadline cannot help (an order then waits for its slot past the answer)."""
+
+
 class LoginRequired(BridgeError, code="login_required", http_status=503, order_never_left=True):
     """No valid broker session: nothing was sent, and no resend succeeds before the operator logs in."""
 

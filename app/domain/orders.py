@@ -15,6 +15,15 @@ class Side(IntEnum):
     SELL = -1
 
 
+class Priority(IntEnum):
+    """What a broker call is for; when the rate budget is short, the lower value goes first."""
+
+    EXIT = 0  # closes or protects a position (and the reads such an order needs)
+    LOOKUP = 1  # an order-book look-up of an order that may be pending
+    ENTRY = 2  # a new order that opens or adds to a position
+    QUOTE = 3  # prices for new entries
+
+
 MARKET = 2  # Fyers order type 2: market order
 TAGLESS_PRODUCTS = frozenset({"CO", "BO"})  # Fyers refuses orderTag on cover and bracket orders
 # A cover or bracket position is closed by the broker's exit-position call: a plain opposite
@@ -36,6 +45,17 @@ class OrderRequest:
     order_type: int = MARKET
     slice: bool = False  # above the exchange's freeze quantity: Fyers slices it (isSliceOrder)
     amo: bool = False  # an after-market order (offlineOrder), placed while the market is closed
+    closing: bool = False  # closes a position (an EXIT): sent, and looked up, ahead of entries
+
+    @property
+    def priority(self) -> Priority:
+        """The rate-budget priority of sending this order."""
+        return Priority.EXIT if self.closing else Priority.ENTRY
+
+    @property
+    def lookup_priority(self) -> Priority:
+        """The rate-budget priority of looking this order up."""
+        return Priority.EXIT if self.closing else Priority.LOOKUP
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +152,7 @@ def order_tag(seed: str, strategy: str | None = None) -> str:
 
 def order_as_dict(order: OrderRequest) -> dict:
     """A JSON-ready copy of an order request, for the state store."""
-    return {
+    stored = {
         "symbol": order.symbol,
         "qty": order.qty,
         "side": int(order.side),
@@ -144,6 +164,9 @@ def order_as_dict(order: OrderRequest) -> dict:
         "slice": order.slice,
         "amo": order.amo,
     }
+    if order.closing:
+        stored["closing"] = True
+    return stored
 
 
 def order_from_dict(data: dict) -> OrderRequest:
@@ -159,4 +182,5 @@ def order_from_dict(data: dict) -> OrderRequest:
         order_type=int(data.get("order_type", MARKET)),
         slice=bool(data.get("slice", False)),
         amo=bool(data.get("amo", False)),
+        closing=bool(data.get("closing", False)),
     )

@@ -93,21 +93,31 @@ class AlertService:
         if dry_run or message.dry_run:
             record.dry_run = True
             return self.execution.rehearse(message, record.alert_id, alert.deadline)
-        claimed = self._claim(message, payload, record.alert_id)
-        if isinstance(claimed, Replay):
-            return self._replay(claimed, alert)
-        alert.claim = claimed
-        amo = self._market_policy(payload, record.alert_id, alert.deadline, claimed)
-        if isinstance(amo, AlertResult):
-            return amo
-        return self.execution.run(message, record.alert_id, alert.deadline, record, claimed, amo=amo)
+        # The gates' reads and the day's reservation run alongside the claim, not after it.
+        reservation = self.execution.prepare(message)
+        try:
+            claimed = self._claim(message, payload, record.alert_id)
+            if isinstance(claimed, Replay):
+                return self._replay(claimed, alert)
+            alert.claim = claimed
+            amo = self._market_policy(payload, record.alert_id, alert.deadline, claimed)
+            if isinstance(amo, AlertResult):
+                return amo
+            return self.execution.run(
+                message, record.alert_id, alert.deadline, record, claimed, amo=amo, reservation=reservation
+            )
+        finally:
+            if reservation is not None:
+                reservation.close(record.order_attempted)
+            self.execution.controls.finish_reads(alert.deadline.remaining())
 
     def _claim(self, message: AlertMessage, payload: dict, alert_id: str) -> Claim | Replay:
-        """Own the alert's key, or get the answer it had."""
+        """Own the alert's key, or get the answer it had; the alert's journal record will complete the claim."""
+        record = self.journal.key_for(alert_id)
         if message.idempotency_key is not None:
-            return self.ledger.claim(message.idempotency_key, alert_id)
+            return self.ledger.claim(message.idempotency_key, alert_id, record=record)
         # TradingView resends a failed alert unchanged: identical bodies within the window are one alert.
-        return self.ledger.claim(body_key(payload), alert_id, ttl=self.rules.duplicate_window_seconds)
+        return self.ledger.claim(body_key(payload), alert_id, ttl=self.rules.duplicate_window_seconds, record=record)
 
     def _close(self, alert: _Alert, result: AlertResult) -> Answer:
         """Journal the alert, then settle its key; the answer the caller gets."""
@@ -116,12 +126,15 @@ class AlertService:
         if not result.replayed:  # a replay's record says so; its result says what the answer is
             record.outcome = result.outcome
         record.status = answer.status
-        # The journal first: if the process dies between the two, the claim is still in
-        # flight and its takeover finds the order; the other way round, the order would be
-        # answered on every resend but named in no journal record.
-        self.journal.record(record)
-        if alert.claim is not None:
-            self.ledger.settle(alert.claim, result, record.order_attempted)
+        # A final answer completes the claim in the same write as the journal record. Otherwise
+        # the journal first: if the process dies between the two, the claim is still in flight
+        # and its takeover finds the order; the other way round, the order would be answered on
+        # every resend but named in no journal record.
+        claim = alert.claim
+        stored = self.ledger.record_answer(claim, result) if claim is not None else None
+        recorded = self.journal.record(record, claim.record if stored else None, stored)
+        if claim is not None:
+            self.ledger.settle(claim, result, record.order_attempted, recorded=recorded and stored is not None)
         return answer
 
     def _replay(self, stored: Replay, alert: _Alert) -> AlertResult:
@@ -176,12 +189,17 @@ class AlertService:
             message = self.intake.message(queued["payload"])
             # One key per entry, whatever drain runs it: a worker that died holding it leaves
             # the claim in flight, and the next run's takeover asks the order book.
-            claimed = self.ledger.claim(f"queue:{queued['id']}", alert_id)
+            claimed = self.ledger.claim(f"queue:{queued['id']}", alert_id, record=self.journal.key_for(alert_id))
             if isinstance(claimed, Replay):  # run before; only the entry was left
                 result = AlertResult(Outcome.REPLAYED, claimed.body, stored_status=claimed.status)
             else:
                 alert.claim = claimed
-                result = self.execution.run(message, alert_id, deadline, record, claimed)
+                reservation = self.execution.prepare(message)
+                try:
+                    result = self.execution.run(message, alert_id, deadline, record, claimed, reservation=reservation)
+                finally:
+                    if reservation is not None:
+                        reservation.close(record.order_attempted)
         except BridgeError as error:
             result = AlertResult.refused(error, alert_id=alert_id)
         except Exception:
@@ -189,6 +207,8 @@ class AlertService:
             result = _internal_error(alert_id)
         answer = self._close(alert, result)  # the journal first, as for a live alert
         self._end_queued(taken, result, answer)
+        if result.then is not None:  # orders that waited for a rate slot: the drain is a request too
+            result.then()
         return result
 
     def _end_queued(self, taken: TakenEntry, result: AlertResult, answer: Answer) -> None:

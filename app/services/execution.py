@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from concurrent import futures
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
 from app.deadline import Deadline
 from app.domain.alert import AlertMessage
-from app.domain.errors import BridgeError, OrderOutcomeUnknown, RiskRefused
+from app.domain.errors import BridgeError, OrderOutcomeUnknown, PacedOut, RiskRefused
 from app.domain.orders import OrderRequest
-from app.services.controls import TradingControls
+from app.services.controls import Reservation, TradingControls
 from app.services.idempotency import Claim, IdempotencyLedger, Replay
 from app.services.placement import OrderPlacer
 from app.services.planning import OrderPlanner, PlannedOrder
@@ -32,9 +34,23 @@ class Execution:
     placer: OrderPlacer
     reconciler: Reconciler
     controls: TradingControls
+    rate_wait_seconds: float = 10.0  # how long past the answer an order may wait for a rate slot
+
+    def prepare(self, message: AlertMessage) -> Reservation | None:
+        """Start, alongside the claim, what the entry gates need: the kill switch, the day's reservation."""
+        entries = _entries(message)
+        if not entries:
+            return None  # exits pass every gate
+        self.controls.refresh_switch()
+        limit = self.planner.rules.max_orders_per_day
+        return self.controls.reserve(entries, limit) if limit is not None else None
 
     def rehearse(self, message: AlertMessage, alert_id: str, deadline: Deadline) -> AlertResult:
         """A dry run: every order planned and priced as if live; nothing claimed, counted or sent."""
+        limit = self.planner.rules.max_orders_per_day
+        entries = _entries(message)
+        if limit is not None and entries and not self.controls.within_limit(entries, limit):
+            raise RiskRefused("MAX_ORDERS_PER_DAY", f"MAX_ORDERS_PER_DAY={limit} reached for today")
         plan = self.planner.plan(message, deadline)
         orders = []
         for index, planned in enumerate(plan.orders):
@@ -59,8 +75,12 @@ class Execution:
         record: AlertRecord,
         claim: Claim,
         amo: bool = False,
+        reservation: Reservation | None = None,
     ) -> AlertResult:
-        """Plan, reserve the day's count, place every order; refusals before any order are errors."""
+        """Plan, check the day's reservation, place every order; refusals before any order are errors."""
+        limit = self.planner.rules.max_orders_per_day
+        if reservation is not None and not reservation.granted():
+            raise RiskRefused("MAX_ORDERS_PER_DAY", f"MAX_ORDERS_PER_DAY={limit} reached for today")
         plan = self.planner.plan(message, deadline)
         if not plan.orders:
             body = {
@@ -70,24 +90,26 @@ class Execution:
                 "orders": [],
             }
             return AlertResult(Outcome.NOTHING_TO_CLOSE, body)
-        limit = self.planner.rules.max_orders_per_day
-        reserved = plan.entries if limit is not None else 0
-        if reserved and not self.controls.reserve_orders(reserved, limit):
-            raise RiskRefused("MAX_ORDERS_PER_DAY", f"MAX_ORDERS_PER_DAY={limit} reached for today")
         single = len(plan.orders) == 1 and not message.multi_leg
         legs = _Legs(single, message, alert_id, deadline, record, claim, amo)
         results, failure, counted = self._place_all(plan.orders, legs)
-        if reserved and counted < reserved:
-            self.controls.release_orders(reserved - counted)
+        # After the order, beside the count's write: the next alert's gate finds the switch fresh.
+        # Waited for below, so no read outlives the answer (Cloud Run throttles the CPU then).
+        switch_read = self.controls.refresh_switch(ahead=True)
+        if reservation is not None:
+            reservation.keep(counted)  # the rest is given back when the alert closes
         elif limit is None and counted:
             # No limit to reserve against: count what was placed, after the orders left, so
             # "orders today" means the same with or without MAX_ORDERS_PER_DAY.
             self.controls.count_orders(counted)
+        if switch_read is not None:
+            futures.wait([switch_read], timeout=max(0.0, deadline.remaining()))
+        then = partial(self._send_deferred, legs.deferred) if legs.deferred else None
         if not single:
-            return _combined(results, failure, alert_id)
+            return replace(_combined(results, failure, alert_id), then=then)
         if failure is not None:
             raise failure
-        return AlertResult(Outcome(results[0]["status"]), results[0])
+        return AlertResult(Outcome(results[0]["status"]), results[0], then=then)
 
     def _place_all(
         self, orders: list[PlannedOrder], legs: _Legs
@@ -124,12 +146,20 @@ class Execution:
         legs.record.decisions.append(decision(planned, request))
         legs.record.order_attempted = True
         since = datetime.fromtimestamp(claim.claimed_at, timezone.utc)
+        if legs.deferred and not claim.taken_over:  # behind a deferred order: keep the legs' order
+            return self._defer(planned, index, legs, claim, request, since)
         try:
             if claim.taken_over:
                 legs.record.taken_over = True
                 placed = self.placer.place_after_takeover(request, since, legs.deadline)
             else:
                 placed = self.placer.place(request, legs.deadline)
+        except PacedOut:
+            if claim.taken_over:
+                raise
+            # Certainly not sent: no slot before the answer is due. It is answered 202 and sent
+            # once a slot frees, in this same request (never re-sent, never lost).
+            return self._defer(planned, index, legs, claim, request, since)
         except OrderOutcomeUnknown as unknown:
             body = order_body(planned, request, None, "pending", unknown.message, legs.alert_id)
             pending_id = legs.alert_id if legs.single else f"{legs.alert_id}-{index}"
@@ -148,6 +178,38 @@ class Execution:
             body["slices"] = broker["slices"] = [s.as_dict() for s in placed.slices]
         legs.record.broker_answer(broker)
         return self._leg_done(legs, claim, AlertResult(status, body))
+
+    def _defer(
+        self, planned: PlannedOrder, index: int, legs: _Legs, claim: Claim, request: OrderRequest, since: datetime
+    ) -> dict[str, Any]:
+        """Answer an order pending that waits for a rate-limit slot; it is sent after the answer."""
+        message = (
+            f"Fyers's rate limit leaves no slot before this alert's answer is due: the order waits for "
+            f"the next slot (at most {self.rate_wait_seconds:g} s), is sent once, and is never re-sent"
+        )
+        body = order_body(planned, request, None, "pending", message, legs.alert_id)
+        body["waiting_for_rate_limit"] = True
+        pending_id = legs.alert_id if legs.single else f"{legs.alert_id}-{index}"
+        self.reconciler.record(pending_id, claim.key, request, since, body)
+        legs.deferred.append((pending_id, request))
+        legs.record.broker_answer({"message": "waiting for a rate-limit slot", "deferred": True})
+        return self._leg_done(legs, claim, AlertResult(Outcome.PENDING, body))
+
+    def _send_deferred(self, deferred: list[tuple[str, OrderRequest]]) -> None:
+        """Send the orders that waited for a rate slot, in their order; each is settled as it goes."""
+        deadline = Deadline(self.rate_wait_seconds)
+        for position, (pending_id, request) in enumerate(deferred):
+            try:
+                placed = self.placer.place(request, deadline)
+            except OrderOutcomeUnknown:
+                continue  # it may be at Fyers: the order book settles it (POST /reconcile, a resend)
+            except BridgeError as error:
+                # Not placed (refused, or still no slot): neither it nor the orders behind it go.
+                self.reconciler.unsent(pending_id, error)
+                for later_id, _ in deferred[position + 1 :]:
+                    self.reconciler.unsent(later_id, error, behind=True)
+                return
+            self.reconciler.sent(pending_id, placed)
 
     def _exit_position(self, planned: PlannedOrder, legs: _Legs, claim: Claim) -> dict[str, Any]:
         """Close a CO/BO position with the broker's exit call: a plain opposite order would be refused."""
@@ -193,6 +255,12 @@ class _Legs:
     record: AlertRecord
     claim: Claim  # the alert's own claim; each leg of several claims `<key>#<index>`
     amo: bool
+    deferred: list[tuple[str, OrderRequest]] = field(default_factory=list)  # (pending id, order) waiting for a slot
+
+
+def _entries(message: AlertMessage) -> int:
+    """The legs that may open a position: those the daily limit counts and the kill switch stops."""
+    return sum(1 for leg in message.legs if leg.action != "EXIT")
 
 
 def _combined(results: list[dict[str, Any]], failure: BridgeError | None, alert_id: str) -> AlertResult:

@@ -15,7 +15,7 @@ from app.ports import Clock, Notification, Notifier
 log = logging.getLogger(__name__)
 
 FAILURE_KINDS = frozenset(
-    {"order_failed", "order_pending", "legs_partial", "login_required", "token_refresh_error"}
+    {"order_failed", "order_pending", "legs_partial", "login_required", "token_refresh_error", "rate_limited"}
 )
 # A queued alert ends long after TradingView was answered "queued", and often before the
 # trader is watching: its end is the only word the trader gets, so it goes whatever NOTIFY_ON says.
@@ -41,6 +41,7 @@ class Notifications:
         self._pool = ThreadPoolExecutor(max_workers=max(2, 4 * len(channels)), thread_name_prefix="notify")
         self._recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECENT)
         self._lock = threading.Lock()
+        self._outbox: list[Notification] = []
 
     def wanted(self, kind: str) -> bool:
         """Whether NOTIFY_ON asks for this kind."""
@@ -76,6 +77,19 @@ class Notifications:
                 log_event(log, logging.WARNING, "notification_failed", f"{name} notification {result}", channel=name)
         self._remember(notification, results)
         return results
+
+    def notify_soon(self, notification: Notification) -> None:
+        """Hold a notification raised inside a broker call; `flush` sends it before the request ends."""
+        # Not a thread of its own: work left running after the answer gets no CPU on Cloud Run.
+        with self._lock:
+            self._outbox.append(notification)
+
+    def flush(self, deadline: Deadline) -> None:
+        """Send what `notify_soon` held, within `deadline` (called as each request ends)."""
+        with self._lock:
+            held, self._outbox = self._outbox, []
+        for notification in held:
+            self.notify(notification, deadline)
 
     def recent(self) -> list[dict[str, Any]]:
         """The last notifications, newest first (for the console)."""

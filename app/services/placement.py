@@ -16,7 +16,15 @@ from typing import Callable
 
 from app.deadline import Deadline
 from app.domain.errors import BrokerUnavailable, LoginRequired, OrderOutcomeUnknown, OrderRejected
-from app.domain.orders import BrokerOrder, OrderRequest, PlacedOrder, Position, PositionExit, slices_summary
+from app.domain.orders import (
+    BrokerOrder,
+    OrderRequest,
+    PlacedOrder,
+    Position,
+    PositionExit,
+    Priority,
+    slices_summary,
+)
 from app.ports import Broker
 from app.retry import RetryPolicy, call_with_retries
 
@@ -85,7 +93,7 @@ class OrderPlacer:
         place a second counter order and turn the position around.
         """
         try:
-            result = self._broker.exit_position(position, deadline)
+            result = self._broker.exit_position(position, deadline, priority=Priority.EXIT)
         except OrderOutcomeUnknown as unknown:
             result = PositionExit(position.position_id, "pending", unknown.message)
         if result.status != "pending":
@@ -94,7 +102,7 @@ class OrderPlacer:
             if deadline.remaining() < 0.3:
                 break
             try:
-                rows = self._broker.positions(deadline)
+                rows = self._broker.positions(deadline, priority=Priority.EXIT)
             except (BrokerUnavailable, LoginRequired):
                 break  # unread, it stays pending: the trader is told to check
             row = next((p for p in rows if p.position_id == position.position_id), None)
@@ -118,7 +126,8 @@ class OrderPlacer:
         first_empty: float | None = None
         while deadline.remaining() > 0.05:
             try:
-                found = self._broker.find_order(order, since, deadline)
+                # A closing order's look-up is part of the exit; any other is a LOOKUP.
+                found = self._broker.find_order(order, since, deadline, priority=order.lookup_priority)
             except LoginRequired:
                 # The order may exist and the book cannot be read until the next login: the
                 # outcome stays unknown (pending), never "not placed", which would free the
@@ -139,7 +148,11 @@ class OrderPlacer:
 
     def _send(self, order: OrderRequest, deadline: Deadline) -> PlacedOrder:
         return call_with_retries(
-            lambda: self._broker.place_order(order, deadline), SENDING, deadline, self._sleep, self._jitter
+            lambda: self._broker.place_order(order, deadline, priority=order.priority),  # EXIT when it closes
+            SENDING,
+            deadline,
+            self._sleep,
+            self._jitter,
         )
 
 

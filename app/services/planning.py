@@ -17,7 +17,7 @@ from app.deadline import Deadline
 from app.domain.alert import Alert, AlertMessage, check_lots
 from app.domain.contracts import Contract, SymbolMaster
 from app.domain.errors import BrokerUnavailable, InvalidLevel, RiskRefused
-from app.domain.orders import EXIT_BY_BROKER, TAGLESS_PRODUCTS, OrderRequest, Position, Side, order_tag
+from app.domain.orders import EXIT_BY_BROKER, TAGLESS_PRODUCTS, OrderRequest, Position, Priority, Side, order_tag
 from app.domain.pricing import Exits, price_exits
 from app.domain.strikes import nearest_strike, select_strike, spot_symbol
 from app.ports import Broker, Clock
@@ -85,6 +85,7 @@ class PlannedOrder:
             ),
             slice=bool(freeze_qty and self.qty > freeze_qty),
             amo=amo,
+            closing=self.closing,
         )
 
 
@@ -125,7 +126,9 @@ class OrderPlanner:
         self._gate_entries(entries)
         master = self._master()
         now = self._clock.now()
-        spots = self._spots(message.legs, deadline)
+        # The reads an EXIT needs go ahead of entries in the rate budget; an entry's are quotes.
+        priority = Priority.EXIT if len(entries) < len(message.legs) else Priority.QUOTE
+        spots = self._spots(message.legs, deadline, priority)
         planned: list[PlannedOrder] = []
         exits: list[tuple[int, Alert, Contract | None]] = []
         for index, leg in enumerate(message.legs):
@@ -143,7 +146,7 @@ class OrderPlanner:
             self.rules.require_short_for_buy and any(o.side is Side.BUY for o in planned)
         ) or (self.rules.max_open_lots is not None and bool(planned))
         symbols = sorted({o.symbol for o in planned} | {c.ticker for _, _, c in exits if c})
-        prices, positions = self._read(symbols, needs_positions, deadline)
+        prices, positions = self._read(symbols, needs_positions, deadline, priority)
         closing, nothing = self._closing_orders(exits, positions)
         self._gate_positions(planned, positions)
         for order in planned:
@@ -188,15 +191,14 @@ class OrderPlanner:
         """The gates that need no broker: the kill switch and the allowed underlyings."""
         if not entries:
             return  # exits stay allowed whatever the gates say
-        paused = self._controls.paused()
+        # The cached switch (read alongside the claim when stale); MAX_ORDERS_PER_DAY is the
+        # reservation's, made alongside the claim too (execution.py).
+        paused = self._controls.entries_paused()
         if paused:
             raise RiskRefused(
                 "paused",
                 f"trading is paused ({paused.get('reason') or 'kill switch'}); exits are still allowed",
             )
-        limit = self.rules.max_orders_per_day
-        if limit is not None and self._controls.orders_today() + len(entries) > limit:
-            raise RiskRefused("MAX_ORDERS_PER_DAY", f"MAX_ORDERS_PER_DAY={limit} reached for today")
         allowed = self.rules.allowed_underlyings
         for leg in entries:
             if allowed and leg.underlying not in allowed:
@@ -206,12 +208,12 @@ class OrderPlanner:
                     field=leg.field_prefix + "symbol",
                 )
 
-    def _spots(self, legs: list[Alert], deadline: Deadline) -> dict[str, Decimal]:
+    def _spots(self, legs: list[Alert], deadline: Deadline, priority: Priority) -> dict[str, Decimal]:
         """Spot prices of the underlyings whose legs name ATM/ITM/OTM strikes."""
         wanted = sorted({spot_symbol(leg.underlying) for leg in legs if leg.strike and leg.strike.relative})
         if not wanted:
             return {}
-        return self._broker.quotes(wanted, deadline)
+        return self._broker.quotes(wanted, deadline, priority=priority)
 
     def _resolve(self, master: SymbolMaster, leg: Alert, spots: dict[str, Decimal], now) -> Contract:
         choice = leg.strike
@@ -228,10 +230,11 @@ class OrderPlanner:
                 strike = nearest_strike(strikes, choice.exact)
         return master.resolve(leg.underlying, leg.expiry, strike, leg.option_type, now)
 
-    def _read(self, symbols: list[str], with_positions: bool, deadline: Deadline):
+    def _read(self, symbols: list[str], with_positions: bool, deadline: Deadline, priority: Priority):
         """LTPs and, when a rule needs them, positions: in parallel, one round trip."""
-        positions_future = self._pool.submit(self._broker.positions, deadline) if with_positions else None
-        prices = self._broker.quotes(symbols, deadline) if symbols else {}
+        read = self._broker.positions
+        positions_future = self._pool.submit(read, deadline, priority=priority) if with_positions else None
+        prices = self._broker.quotes(symbols, deadline, priority=priority) if symbols else {}
         positions = positions_future.result() if positions_future else []
         return prices, positions
 

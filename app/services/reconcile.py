@@ -15,8 +15,8 @@ from typing import Any
 
 from app.answers import answer_for
 from app.deadline import Deadline
-from app.domain.errors import BrokerUnavailable, OrderRejected
-from app.domain.orders import OrderRequest, order_as_dict, order_from_dict
+from app.domain.errors import BridgeError, BrokerUnavailable, OrderRejected
+from app.domain.orders import OrderRequest, PlacedOrder, order_as_dict, order_from_dict
 from app.logs import log_event
 from app.ports import Clock, StateStore
 from app.services.idempotency import IdempotencyLedger
@@ -88,6 +88,34 @@ class Reconciler:
             body = {**answer, "status": "not_placed", "message": message}
             return self._finish(found, pending, AlertResult(Outcome.NOT_PLACED, body))
         return None
+
+    def sent(self, alert_id: str, placed: PlacedOrder) -> AlertResult | None:
+        """A pending order that waited for a rate-limit slot, now placed: settled without a look-up."""
+        found = self.store.get(self._document(alert_id))
+        if found is None:
+            return None
+        message = "sent once Fyers's rate limit had a slot"
+        body = {**found.data["answer"], "status": "placed", "order_id": placed.order_id, "message": message}
+        body.pop("waiting_for_rate_limit", None)
+        outcome = Outcome.RECONCILED
+        if placed.slices:
+            body["slices"] = [s.as_dict() for s in placed.slices]
+            if placed.partly_rejected:
+                body["status"], outcome = "partial", Outcome.RECONCILED_PARTIAL
+        return self._finish(found, found.data, AlertResult(outcome, body))
+
+    def unsent(self, alert_id: str, error: BridgeError, behind: bool = False) -> AlertResult | None:
+        """A pending order that waited for a rate-limit slot and was not placed: say why, for good."""
+        found = self.store.get(self._document(alert_id))
+        if found is None:
+            return None
+        if isinstance(error, OrderRejected):
+            body = {**found.data["answer"], "status": "rejected", "message": error.message}
+            return self._finish(found, found.data, AlertResult(Outcome.REJECTED, body))
+        why = "an order before it in this alert was not placed" if behind else error.message
+        body = {**found.data["answer"], "status": "not_placed", "message": f"not sent: {why}"}
+        body.pop("waiting_for_rate_limit", None)
+        return self._finish(found, found.data, AlertResult(Outcome.NOT_PLACED, body))
 
     def settle_all(self, deadline: Deadline) -> list[dict[str, Any]]:
         """Settle every pending order the deadline leaves time for."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Callable
 
 from app.domain.errors import BridgeError
 
@@ -68,6 +68,9 @@ class AlertResult:
     stored_status: int | None = None  # a replay: the status answered the first time
     replayed: bool = False
     retry_after: float | None = None  # seconds the broker asked us to wait before a resend
+    # Orders answered 202 because Fyers's rate limit had no slot inside the alert's budget:
+    # sent by this, in the same request, once the answer is written (web/webhook.py).
+    then: Callable[[], None] | None = None
 
     @classmethod
     def refused(cls, error: BridgeError, **extra: Any) -> AlertResult:

@@ -140,3 +140,16 @@ def _describe(decisions: list[dict[str, Any]] | None, alert: dict[str, Any] | st
         parts = [alert.get(name) for name in names]
         return " ".join(str(p) for p in parts if p is not None)
     return "unreadable alert"
+
+
+def report_rate_limited(notifications: Notifications | None, count_today: int, retry_after: float) -> None:
+    """Fyers refused a request for its rate limit (429): a warning event and a notification with the day's count."""
+    text = (
+        f"Fyers refused a request for its rate limit (HTTP 429), {count_today} today. Nothing is sent for "
+        f"{retry_after:g} s, then at half rate for a minute. More than 3 breaches of the per-minute limit "
+        "in a day block the account until tomorrow."
+    )
+    fields = {"rate_limited_today": count_today, "retry_after": retry_after}
+    log_event(log, logging.WARNING, "rate_limited", text, **fields)
+    if notifications is not None and notifications.wanted("rate_limited"):
+        notifications.notify_soon(Notification("rate_limited", text, fields))

@@ -38,9 +38,9 @@ def resume():
 @bp.get("/admin/status")
 @require_admin
 def status():
-    """Whether trading is paused, and today's order count."""
+    """Whether trading is paused, today's order count, and the 429s Fyers sent this instance today."""
     controls = services().controls
     paused = controls.paused()
-    return respond(
-        Answer(200, {"status": "ok", "paused": bool(paused), "pause": paused, "orders_today": controls.orders_today()})
-    )
+    body = {"status": "ok", "paused": bool(paused), "pause": paused, "orders_today": controls.orders_today()}
+    body["rate_limited_today"] = services().broker.rate_limited_today()  # this instance's, in memory
+    return respond(Answer(200, body))

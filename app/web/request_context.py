@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import uuid
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 
+from app.deadline import Deadline
 from app.logs import reset_log_context, start_log_context
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+HELD_NOTIFICATIONS_SECONDS = 0.3  # rare (a 429): what it may add to the request that met it
 
 
 def init_app(app: Flask) -> None:
@@ -25,6 +27,7 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def echo_request_id(response):
         response.headers["X-Request-Id"] = g.get("request_id", "")
+        send_held_notifications()
         return response
 
     @app.teardown_request
@@ -32,3 +35,10 @@ def init_app(app: Flask) -> None:
         token = g.pop("log_context_token", None)
         if token is not None:
             reset_log_context(token)
+
+
+def send_held_notifications() -> None:
+    """Send notifications held during the request (a 429 inside a broker call) before it ends."""
+    notifications = getattr(current_app.extensions.get("bridge"), "notifications", None)
+    if notifications is not None:
+        notifications.flush(Deadline(HELD_NOTIFICATIONS_SECONDS))

@@ -5,7 +5,7 @@ from flask import Blueprint, request
 from app import MAX_BODY_BYTES
 from app.answers import answer_for
 from app.domain.errors import PayloadTooLarge
-from app.web.responses import respond, services
+from app.web.responses import respond, respond_then, services
 from app.web.source_ip import check_source
 
 bp = Blueprint("webhook", __name__)
@@ -35,4 +35,6 @@ def _run(dry_run: bool):
         signature=request.headers.get("X-Signature"),
         dry_run=dry_run,
     )
-    return respond(answer_for(result))
+    if result.then is None:
+        return respond(answer_for(result))
+    return respond_then(answer_for(result), result.then)

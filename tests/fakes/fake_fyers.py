@@ -45,9 +45,17 @@ Answers follow what Fyers really sends, not what a client might expect:
 - A filled CO/BO order gets child legs in the order book: pending stop-loss (``-BO-2``) and,
   for BO, target (``-BO-3``) orders on the other side, with ``parentId``; see ``child_legs``.
 
+Strict rate limit (``strict_rate_limit=True``, ``--strict-rate-limit``): the strictest reading
+of Fyers's published limits, since Fyers does not say how it counts. At most 10 requests in ANY
+sliding 1-second window and 200 in any sliding 60 s, across every endpoint (api and data); a
+refused request counts against the client too. A refusal is HTTP 429 with the body above and a
+``Retry-After`` (whole seconds until the window that was full frees a place). Every arrival is
+recorded: ``max_in_any_second()``, ``max_in_any_minute()`` and ``rate_limited`` (429s sent,
+strict refusals and ``rate_limit`` faults alike) read them.
+
 Command line (docker-compose, benchmarks)::
 
-    python -m tests.fakes.fake_fyers --port 9000 [--latency 0.15] [--token FIXED]
+    python -m tests.fakes.fake_fyers --port 9000 [--latency 0.15] [--token FIXED] [--strict-rate-limit]
 """
 
 from __future__ import annotations
@@ -258,6 +266,9 @@ class FakeFyers:
         latency: float = 0.0,
         fy_id: str = "XY12345",
         verbose: bool = False,
+        strict_rate_limit: bool = False,
+        per_second: int = 10,
+        per_minute: int = 200,
     ) -> None:
         self.app_id = app_id
         self.secret_id = secret_id
@@ -270,6 +281,9 @@ class FakeFyers:
         self.latency = float(latency)  # applied to every request
         self.fy_id = fy_id
         self.verbose = verbose
+        self.strict_rate_limit = strict_rate_limit
+        self.limits = ((1.0, per_second), (60.0, per_minute))  # (window seconds, requests)
+        self.rate_limited = 0  # 429s sent
         # Switches tests flip.
         self.access_token_ttl = 8 * 3600
         self.refresh_token_ttl = 15 * 24 * 3600
@@ -287,6 +301,7 @@ class FakeFyers:
         self._revoked: set[str] = set()
         self._refresh: dict[str, float] = {}  # jti -> exp
         self._calls: list[Call] = []
+        self._arrivals: list[float] = []  # time.monotonic() of every request, refused ones too
         self._faults: dict[str, list[_Fault]] = {}
         self._rejections: list[str] = []
         self._slice_rejections: dict[int, str] = {}  # slice number -> rejection, next slice order
@@ -530,6 +545,8 @@ class FakeFyers:
             self._orders.clear()
             self._positions.clear()
             self._calls.clear()
+            self._arrivals.clear()
+            self.rate_limited = 0
             self._faults.clear()
             self._rejections.clear()
             self._slice_rejections.clear()
@@ -555,6 +572,37 @@ class FakeFyers:
         """Every request received so far, oldest first (a snapshot)."""
         with self._lock:
             return list(self._calls)
+
+    def max_in_any_second(self) -> int:
+        """The most requests that arrived in any sliding 1-second window."""
+        return self._max_in_window(1.0)
+
+    def max_in_any_minute(self) -> int:
+        """The most requests that arrived in any sliding 60-second window."""
+        return self._max_in_window(60.0)
+
+    def _max_in_window(self, span: float) -> int:
+        with self._lock:
+            times = sorted(self._arrivals)
+        most, first = 0, 0
+        for last, at in enumerate(times):
+            while at - times[first] >= span:
+                first += 1
+            most = max(most, last - first + 1)
+        return most
+
+    def _over_limit(self, now: float) -> float | None:
+        """Record an arrival; under strict limits, the seconds until a place frees if it is over."""
+        with self._lock:
+            self._arrivals.append(now)
+            if not self.strict_rate_limit:
+                return None
+            for span, limit in self.limits:
+                inside = [t for t in self._arrivals[-(limit + 1):] if t > now - span]
+                if len(inside) > limit:
+                    # Free again once enough of them have left for one more to fit.
+                    return inside[len(inside) - limit] + span - now
+        return None
 
     def count(self, path: str, method: str | None = None) -> int:
         """How many requests hit ``path`` (optionally with ``method``)."""
@@ -739,8 +787,14 @@ class FakeFyers:
         call = Call(method=h.command, path=key, query=query)
         with self._lock:
             self._calls.append(call)
+        over = self._over_limit(time.monotonic())
 
         self._sleep(self.latency)
+        if over is not None:
+            call.fault = "strict_rate_limit"
+            h.close_connection = True  # its body is left unread
+            self._refuse_rate(h, call, over)
+            return
         fault = self._take_fault(key)
         if fault is not None:
             call.fault = fault.kind
@@ -782,13 +836,7 @@ class FakeFyers:
             self._send(h, status, payload, params.get("headers"))
             return
         elif kind == "rate_limit":
-            retry_after = float(params.get("retry_after", 1))
-            call.status = 429
-            self._send(
-                h, 429, _error(-429, "Request limit reached, refresh after few mins"),
-                {"Retry-After": str(max(1, math.ceil(retry_after))),
-                 "X-Retry-After-Ms": str(int(retry_after * 1000))},
-            )
+            self._refuse_rate(h, call, float(params.get("retry_after", 1)))
             return
         elif kind == "gateway":
             if params.get("accept", True):  # Fyers took the order; the gateway lost the answer
@@ -822,6 +870,17 @@ class FakeFyers:
             return
         call.status = status
         self._send(h, status, payload, headers)
+
+    def _refuse_rate(self, h: BaseHTTPRequestHandler, call: Call, retry_after: float) -> None:
+        """HTTP 429 as Fyers answers it, with Retry-After in whole seconds (and in ms)."""
+        call.status = 429
+        with self._lock:
+            self.rate_limited += 1
+        self._send(
+            h, 429, _error(-429, "Request limit reached, refresh after few mins"),
+            {"Retry-After": str(max(1, math.ceil(retry_after))),
+             "X-Retry-After-Ms": str(int(retry_after * 1000))},
+        )
 
     def _route(self, h: BaseHTTPRequestHandler, base: str, key: str, body: Any, body_ok: bool,
                fault: _Fault | None) -> tuple[int, dict | None, dict | None]:
@@ -1356,11 +1415,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redirect-uri", default=os.environ.get("FAKE_FYERS_REDIRECT_URI"))
     parser.add_argument("--market-closed", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument("--strict-rate-limit", action="store_true",
+                        help="refuse (429) past 10 requests in any sliding second or 200 in any minute")
     args = parser.parse_args(argv)
 
     fake = FakeFyers(app_id=args.app_id, secret_id=args.secret_id, pin=args.pin,
                      host=args.host, port=args.port, redirect_uri=args.redirect_uri,
-                     fixed_token=args.token, latency=args.latency, verbose=args.verbose)
+                     fixed_token=args.token, latency=args.latency, verbose=args.verbose,
+                     strict_rate_limit=args.strict_rate_limit)
     fake.market_open = not args.market_closed
     stop = threading.Event()
 

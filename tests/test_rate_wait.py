@@ -1,0 +1,103 @@
+"""Orders that Fyers's rate limit cannot fit into the alert's budget: answered 202, then placed once.
+
+With two requests a second (sends 0.55 s apart), four simultaneous alerts need two shared quote
+calls and four orders: the last order's slot comes after the alert's 2.5 s budget. It is answered 202
+pending (nothing sent, nothing refused), sent once the slot comes, in the same request, and its
+key then replays the placed order. A resend never sends it again.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from tests.concurrency import together
+from tests.conftest import ADMIN, browser_login, seed_alert, send_alert
+from tests.service_process import ServiceProcess, fyers_env
+from tests.test_shared_state import login_through
+
+STRIKES = (25900, 26000, 26100, 26200)
+RATE = 2  # requests a second: FYERS_RATE_PER_SECOND
+
+
+def alert(i: int, prefix: str = "wait") -> dict:
+    return seed_alert(strikeprice=STRIKES[i], idempotency_key=f"{prefix}-{i}")
+
+
+def orders(fake) -> list:
+    return [c for c in fake.calls if c.path == "orders/sync"]
+
+
+@pytest.mark.timeout(60)
+def test_an_order_past_the_budget_is_answered_pending_then_placed_once(make_bridge, fyers_settings, fake_fyers):
+    bridge = make_bridge(settings=fyers_settings, fyers_rate_per_second=RATE)
+    assert browser_login(bridge.client, fake_fyers).status_code == 200
+    fake_fyers.reset()
+    fake_fyers.strict_rate_limit = True
+    answers = together(4, lambda i: send_alert(bridge.app.test_client(), alert(i)))
+    waited = [a for a in answers if a.json.get("waiting_for_rate_limit")]
+    assert waited, [a.json for a in answers]
+    assert all(a.status_code == 202 and a.json["status"] == "pending" for a in waited)
+    assert "never re-sent" in waited[0].json["message"]
+    # Every alert's order reached Fyers exactly once, and Fyers refused nothing.
+    sent = orders(fake_fyers)
+    assert sorted(c.body["symbol"] for c in sent) == sorted(a.json["symbol"] for a in answers)
+    assert len({c.body["orderTag"] for c in sent}) == 4
+    assert sorted({a.status_code for a in answers}) == [200, 202]
+    assert fake_fyers.rate_limited == 0
+    # The waiting alert's key now replays the placed order; a resend sends nothing more.
+    key = next(f"wait-{i}" for i in range(4) if alert(i)["strikeprice"] == waited[0].json["strike"])
+    replay = send_alert(bridge.client, seed_alert(strikeprice=waited[0].json["strike"], idempotency_key=key))
+    assert replay.status_code == 200 and replay.json["status"] == "placed", replay.json
+    assert replay.json["order_id"] and replay.headers["Idempotent-Replayed"] == "true"
+    assert len(orders(fake_fyers)) == 4
+    # The journal tells what happened to it: answered pending, then placed.
+    day = bridge.services.journal.day(bridge.services.clock.now().date())
+    outcomes = [r["outcome"] for r in day if r["alert_id"] == waited[0].json["alert_id"]]
+    assert [str(o) for o in outcomes] == ["pending", "reconciled"], outcomes
+
+
+@pytest.mark.timeout(60)
+def test_a_waiting_order_that_fyers_rejects_is_settled_rejected_and_not_retried(
+    make_bridge, fyers_settings, fake_fyers
+):
+    bridge = make_bridge(settings=fyers_settings, fyers_rate_per_second=RATE)
+    assert browser_login(bridge.client, fake_fyers).status_code == 200
+    fake_fyers.reset()
+    fake_fyers.reject_next_order(times=4)
+    answers = together(4, lambda i: send_alert(bridge.app.test_client(), alert(i, "rej")))
+    waited = [a for a in answers if a.json.get("waiting_for_rate_limit")]
+    assert waited and len(orders(fake_fyers)) == 4  # each sent once, the waiting one too
+    key = next(f"rej-{i}" for i in range(4) if alert(i)["strikeprice"] == waited[0].json["strike"])
+    replay = send_alert(bridge.client, seed_alert(strikeprice=waited[0].json["strike"], idempotency_key=key))
+    assert replay.status_code == 422 and replay.json["status"] == "rejected", replay.json
+    assert len(orders(fake_fyers)) == 4
+
+
+@pytest.mark.timeout(90)
+def test_over_http_the_pending_answer_arrives_before_the_order_leaves(tmp_path, fake_fyers):
+    service = ServiceProcess(fyers_env(fake_fyers, FYERS_RATE_PER_SECOND=str(RATE)), tmp_path).start()
+    try:
+        login_through(service)
+        fake_fyers.reset()
+
+        def post(i: int):
+            response = requests.post(f"{service.base}/webhook", json=alert(i, "http"), timeout=20)
+            return response, time.time()
+
+        answers = together(4, post)
+        [(waited, answered_at), *_] = [(r, at) for r, at in answers if r.json().get("waiting_for_rate_limit")]
+        assert waited.status_code == 202
+        for _ in range(200):  # bounded: the waiting order leaves within RATE_WAIT_SECONDS
+            mine = [c for c in orders(fake_fyers) if c.body["symbol"] == waited.json()["symbol"]]
+            if mine:
+                break
+            time.sleep(0.05)
+        assert len(mine) == 1
+        assert mine[0].at > answered_at  # TradingView had its answer before the order left
+        status = requests.get(f"{service.base}/orders", headers={"Authorization": f"Bearer {ADMIN}"}, timeout=5)
+        assert status.status_code == 200
+    finally:
+        service.stop()
