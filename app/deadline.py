@@ -21,3 +21,9 @@ class Deadline:
     def timeout(self, cap: float) -> float:
         """A timeout for one call: the smaller of `cap` and what is left."""
         return min(cap, self.remaining())
+
+    def sooner(self, seconds: float) -> Deadline:
+        """The same deadline `seconds` earlier (time kept back for the call after a wait)."""
+        earlier = Deadline(0.0, self._clock)
+        earlier._expires_at = self._expires_at - seconds
+        return earlier

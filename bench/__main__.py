@@ -3,7 +3,9 @@
     NO_GCE_CHECK=true .venv/bin/python -m bench [--quick] [--out docs/benchmarks.md]
 
 (a) overhead per alert, (b) a burst of 20 alerts, for each server candidate and the two
-baselines; (c) start-up and memory with a ~100k-row symbol master; (d) contract resolution.
+baselines; (c) start-up and memory with a ~100k-row symbol master; (d) contract resolution;
+(e) bursts of 20 and 40 against a strict 10/s fake, new pacer vs the previous one; (f) alerts
+with state in GCS behind 40 ms per storage request, current code vs BASELINE_COMMIT.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from app.domain.contracts import IST
-from bench import report, scenarios
+from bench import pacing, profile_alert, report, scenarios, storage
 from bench.fake import TimedFake
 from bench.make_master import write_master
-from bench.services import ALL, CANDIDATES, GTHREAD, ROOT
+from bench.services import ALL, CANDIDATES, GTHREAD, GTHREAD_32, ROOT
 
+BEFORE = f"before-{storage.BASELINE_COMMIT}-memory"  # also in idempotency keys: letters, digits, "-"
 COMMANDS = {
     "bench": "NO_GCE_CHECK=true .venv/bin/python -m bench",
     "master": "python -m bench.make_master NSE_FO.csv --rows 100000",
@@ -35,9 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer samples: a smoke run of the bench itself")
     args = parser.parse_args(argv)
     sizes = (
-        dict(alerts=60, warmup=10, repeats=1, starts=1)
+        dict(alerts=60, warmup=10, repeats=1, starts=1, gcs=6)
         if args.quick
-        else dict(alerts=300, warmup=30, repeats=3, starts=3)
+        else dict(alerts=300, warmup=30, repeats=3, starts=3, gcs=30)
     )
 
     started = datetime.now(timezone.utc)
@@ -59,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         cases = [scenarios.Case(server.key, server, workdir) for server in ALL]
         if memory:
             cases += [scenarios.Case(f"{server.key}@memory", server, memory) for server in ALL]
+            # The code before issue 16 on the shipped server, state in memory: the overhead's baseline.
+            before = storage.export_baseline(workdir)
+            cases.append(scenarios.Case(BEFORE, GTHREAD_32, memory, (("PYTHONPATH", str(before)),)))
         measured = scenarios.overhead(cases, instant, workdir, alerts=sizes["alerts"], warmup=sizes["warmup"])
         overhead = {server.key: measured[server.key] for server in ALL}
         overhead_memory = {server.key: measured[f"{server.key}@memory"] for server in ALL if memory}
@@ -66,6 +72,17 @@ def main(argv: list[str] | None = None) -> int:
             result = measured[case.name]
             _say(f"(a) {case.name}: p50 {result.p50:.2f} ms, p99 {result.p99:.2f} ms")
         breakdown = scenarios.breakdown(instant, workdir, memory)
+        profiled = profile_alert.run(instant, memory or workdir, alerts=sizes["alerts"])
+        _say(f"(a) profile: {profiled['pieces_ms']}")
+
+        strict = pacing.strict_bursts(workdir)
+        for key, runs in strict.items():
+            for run in runs:
+                _say(f"(e) {key} {run.size}: 429s {run.rate_limited}, placed {run.placed_in_alert}, "
+                     f"slowest {run.slowest_s:.2f} s, nth {run.nth_order_s(run.size)}, once {run.placed_once}")
+        gcs = storage.gcs_alerts(instant, workdir, alerts=sizes["gcs"])
+        for run in gcs:
+            _say(f"(f) {run.label}: p50 {run.p50:.0f} ms, p99 {run.p99:.0f} ms, before order {run.before_order}")
 
         bursts = {}
         for server in ALL:
@@ -91,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
             master_rows=rows,
             overhead=overhead,
             overhead_memory=overhead_memory,
+            overhead_before=measured.get(BEFORE),
+            profile=profiled,
+            strict=strict,
+            gcs=gcs,
             breakdown=breakdown,
             bursts=bursts,
             startup=startup,

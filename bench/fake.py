@@ -2,8 +2,9 @@
 
 In-process (`FakeFyers(latency=...).start()`, not `python -m tests.fakes.fake_fyers`) so that
 the bench reads the fake's own record of every request: path, HTTP status, arrival time, and
-(added here) how long the fake took to answer it. The fake does not enforce Fyers's rate
-limits; `peak_in_window` tells whether Fyers would have had reason to answer 429.
+(added here) how long the fake took to answer it. By default the fake does not enforce Fyers's
+rate limits (`peak_in_window` tells whether Fyers would have had reason to answer 429); with
+`strict_rate_limit=True` it answers 429 past 10 requests in any sliding second.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ PIN = "864209"
 class TimedFake(FakeFyers):
     """FakeFyers that also records how long it took to answer each request (seconds)."""
 
-    def __init__(self, latency: float = 0.0):
-        super().__init__(app_id=APP_ID, secret_id=SECRET_ID, pin=PIN, latency=latency)
+    def __init__(self, latency: float = 0.0, **options):
+        super().__init__(app_id=APP_ID, secret_id=SECRET_ID, pin=PIN, latency=latency, **options)
         self._timings: list[tuple[float, float]] = []
         self._timings_lock = threading.Lock()
 

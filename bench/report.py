@@ -10,6 +10,7 @@ from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
+from bench import report_issue16 as issue16
 from bench.scenarios import Breakdown, Bursts, Overhead, Resolution, Startup, percentile
 from bench.services import ALL, GTHREAD, GTHREAD_32, SEQUENTIAL, SERIALIZED, Server
 
@@ -34,6 +35,10 @@ class Results:
     resolution: Resolution
     quick: bool
     load: tuple[float, float]  # 1-minute load average before and after the run
+    overhead_before: Overhead | None = None  # (a) on the code before issue 16, state in memory
+    profile: dict | None = None  # bench.profile_alert's figures
+    strict: dict | None = None  # (e): server key -> [StrictBurst per size]
+    gcs: list | None = None  # (f): [StorageRun current, StorageRun baseline]
 
 
 # ------------------------------------------------------------------------------ verdicts
@@ -86,10 +91,12 @@ def render(results: Results, commands: dict[str, str]) -> str:
     parts = [
         _header(results, commands),
         _summary(results, chosen),
+        issue16.summary(results),
         _overhead(results),
         _bursts(results),
         _startup(results),
         _resolution(results),
+        *issue16.sections(results),
         _notes(results, chosen),
         _setup(results, commands),
     ]
@@ -411,13 +418,13 @@ def _notes(results: Results, chosen: Server) -> str:
                 memory += f" The disk adds {chosen_a.p99 - in_memory.p99:.1f} ms at p99 (fsync stalls)."
         lines.append(
             f"- **(a) misses its target** on the recommended server: {' and '.join(missed)}.{memory} "
-            f"The fixed pieces of one alert are measured above: 3 fsync'd state writes and 2 HTTP requests "
+            f"The fixed pieces of one alert are measured above: 3 state writes and 2 HTTP requests "
             f"through `requests` cost {fixed:.1f} ms at p50 without the fake's own time, before Flask, JSON, "
-            f"validation, the SDK's own work, the journal entry and the server. Reaching 2 ms needs product "
-            f"changes, not a server choice: fewer state writes per alert (e.g. journal and completion in "
-            f"one), no fsync where the disk is memory, and a leaner HTTP path than the SDK's `requests` "
-            f"session. With `GCS_BUCKET_NAME` each state write is a GCS request instead, far above these "
-            f"figures. What TradingView waits for is dominated by Fyers's own latency (150 ms per call in (b))."
+            f"validation, the SDK's own work, the journal entry and the server; the profile in "
+            f"[Where our time per alert goes](#where-our-time-per-alert-goes-state-in-memory-zero-broker-latency) "
+            f"splits it further. It is not a server choice. With `GCS_BUCKET_NAME` each state write is a "
+            f"GCS request instead, far above these figures (see (f)). What TradingView waits for is dominated "
+            f"by Fyers's own latency (150 ms per call in (b))."
         )
     worst_over = max(r.over_per_second for r in mine.runs)
     if worst_over:
@@ -434,8 +441,8 @@ def _notes(results: Results, chosen: Server) -> str:
             f"a burst ends no later (the 22nd call leaves at about 2.2 s either way)."
         )
     lines.append(
-        f"- (b)'s wall time has a floor no server can lower: {max(r.calls for r in mine.runs)} calls at 10/s fall in "
-        f"three one-second pacer windows, so the last orders leave about 2.0-2.3 s after the burst and "
+        f"- (b)'s wall time has a floor no server can lower: {max(r.calls for r in mine.runs)} calls at 10/s "
+        f"need over two seconds of sends, so the last orders leave about 2.0-2.3 s after the burst and "
         f"are answered 150 ms later. That is why the candidates sit at "
         f"{min(b[s.key].wall_median for s in ALL if not s.baseline):.2f}-"
         f"{max(b[s.key].wall_median for s in ALL if not s.baseline):.2f} s, why the ratio to baseline 1 "

@@ -103,6 +103,7 @@ class Case:
     name: str
     server: Server
     state_parent: Path
+    env: tuple[tuple[str, str], ...] = ()  # extra environment (e.g. PYTHONPATH of an older version)
 
 
 def overhead(cases: list[Case], fake: TimedFake, workdir: Path, alerts: int = 300,
@@ -118,7 +119,8 @@ def overhead(cases: list[Case], fake: TimedFake, workdir: Path, alerts: int = 30
     with ExitStack() as stack:
         services = {}
         for case in cases:
-            env = service_env(fake, new_state_dir(case.state_parent, f"a-{case.server.key}"), **UNPACED)
+            env = service_env(fake, new_state_dir(case.state_parent, f"a-{case.server.key}"), **UNPACED,
+                              **dict(case.env))
             services[case.name] = stack.enter_context(ServiceProcess(case.server, env, workdir))
         for name, service in services.items():
             service.wait_for("/health")

@@ -25,9 +25,9 @@ class SequentialBroker:
         self._inner = inner
         self.name = inner.name
 
-    def quotes(self, symbols: Sequence[str], deadline):
-        prices = self._inner.quotes(symbols, deadline)
-        self._inner.positions(deadline)
+    def quotes(self, symbols: Sequence[str], deadline, **options):  # options: the call's priority
+        prices = self._inner.quotes(symbols, deadline, **options)
+        self._inner.positions(deadline, **options)
         return prices
 
     def __getattr__(self, name):  # positions, place_order, find_order, readiness, ...

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.concurrency import together
-from tests.conftest import browser_login, seed_alert
+from tests.conftest import answered, browser_login, seed_alert
 
 STRIKES = [25500 + 50 * i for i in range(10)]
 
@@ -27,7 +27,7 @@ def test_twenty_simultaneous_alerts_cost_about_n_plus_two_calls_and_no_429(fyers
                 optionType="CE" if i < 10 else "PE",
                 idempotency_key=f"burst-{i}",
             )
-            return app.test_client().post("/webhook", json=alert).status_code
+            return answered(app.test_client().post("/webhook", json=alert)).status_code
 
         answers = together(20, send)
         calls = fake_fyers.calls[calls_before:]

@@ -32,7 +32,7 @@ from app.adapters.fyers_http import Exchange
 from app.adapters.fyers_sdk import FyersClient
 from app.adapters.pacer import Pacer
 from app.deadline import Deadline
-from app.domain.errors import BrokerUnavailable, LoginRequired, OrderOutcomeUnknown, OrderRejected
+from app.domain.errors import BrokerUnavailable, LoginRequired, OrderOutcomeUnknown, OrderRejected, PacedOut
 from app.domain.orders import (
     BrokerOrder,
     OrderRequest,
@@ -189,8 +189,8 @@ class FyersBroker(Broker):
         """One order-changing call, never retried; BrokerUnavailable only when it certainly did not leave."""
         timeout = min(ORDER_CALL_CAP, deadline.remaining())
         if timeout < ORDER_CALL_MIN:
-            raise BrokerUnavailable(f"no time left in this alert's budget to send {subject}")
-        body, exchange = self._fyers.call(method, request, deadline, timeout, priority)
+            raise PacedOut(f"no time left in this alert's budget to send {subject}")
+        body, exchange = self._fyers.call(method, request, deadline, timeout, priority, keep_for_call=ORDER_CALL_MIN)
         if exchange.response is None and exchange.never_sent:
             raise BrokerUnavailable(f"Fyers could not be reached; {subject} was not sent")
         return body, exchange

@@ -66,13 +66,23 @@ class FyersClient:
         return body
 
     def call(
-        self, method: str, argument: Any, deadline: Deadline, timeout: float, priority: Priority = Priority.ENTRY
+        self,
+        method: str,
+        argument: Any,
+        deadline: Deadline,
+        timeout: float,
+        priority: Priority = Priority.ENTRY,
+        keep_for_call: float = 0.05,
     ) -> tuple[dict[str, Any] | None, Exchange]:
-        """One SDK call: token, pacing at `priority`, deadline; token and rate-limit answers become errors."""
+        """One SDK call: token, pacing at `priority`, deadline; token and rate-limit answers become errors.
+
+        The pacer's slot must leave `keep_for_call` seconds for the call itself, else PacedOut
+        (nothing sent): an order is never sent with too little time to hear its answer.
+        """
         token = self._tokens.access_token()
         if timeout <= 0.05:
             raise BrokerUnavailable("this alert's time budget is spent")
-        self._pacer.acquire(deadline, priority)
+        self._pacer.acquire(deadline.sooner(keep_for_call), priority)
         with self._header_lock:
             if self._model.token != token:
                 self._model.token = token

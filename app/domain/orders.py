@@ -22,6 +22,9 @@ class Priority(IntEnum):
     LOOKUP = 1  # an order-book look-up of an order that may be pending
     ENTRY = 2  # a new order that opens or adds to a position
     QUOTE = 3  # prices for new entries
+    # An order already answered 202 that waits for a spare slot: it has seconds (RATE_WAIT_SECONDS),
+    # the alerts still being priced behind it have milliseconds, so they go first.
+    WAITING = 4
 
 
 MARKET = 2  # Fyers order type 2: market order
@@ -46,11 +49,14 @@ class OrderRequest:
     slice: bool = False  # above the exchange's freeze quantity: Fyers slices it (isSliceOrder)
     amo: bool = False  # an after-market order (offlineOrder), placed while the market is closed
     closing: bool = False  # closes a position (an EXIT): sent, and looked up, ahead of entries
+    waiting: bool = False  # answered 202 already, sent when a slot is spare (Priority.WAITING)
 
     @property
     def priority(self) -> Priority:
         """The rate-budget priority of sending this order."""
-        return Priority.EXIT if self.closing else Priority.ENTRY
+        if self.closing:
+            return Priority.EXIT
+        return Priority.WAITING if self.waiting else Priority.ENTRY
 
     @property
     def lookup_priority(self) -> Priority:

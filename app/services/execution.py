@@ -200,7 +200,7 @@ class Execution:
         deadline = Deadline(self.rate_wait_seconds)
         for position, (pending_id, request) in enumerate(deferred):
             try:
-                placed = self.placer.place(request, deadline)
+                placed = self.placer.place(replace(request, waiting=True), deadline)
             except OrderOutcomeUnknown:
                 continue  # it may be at Fyers: the order book settles it (POST /reconcile, a resend)
             except BridgeError as error:

@@ -16,7 +16,10 @@ from app.domain.errors import InvalidRequest, LoginRequired
 from app.ports import Clock, StateStore, TokenSource, TokenStatus
 
 _LOGIN_STATE_TTL = 4 * 3600  # seconds a login link stays usable (the morning notification's)
-_CACHE_SECONDS = 2.0  # how stale an instance's view of the token may be
+# How stale an instance's view of a usable token may be. Long enough that a burst never reads the
+# store before an order; safe because expiry is read from the token itself, and a token Fyers
+# refuses (revoked, replaced by a login elsewhere) is dropped at once and read afresh.
+_CACHE_SECONDS = 60.0
 
 
 def jwt_expiry(token: str) -> float | None:

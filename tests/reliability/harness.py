@@ -85,15 +85,19 @@ class Sent:
     error: str | None = None
 
 
-def timed(call: Callable[[], tuple[int, dict[str, Any]]], kind: str) -> Sent:
-    """Run one send, timing it by the wall clock."""
+def timed(call: Callable[[], tuple], kind: str) -> Sent:
+    """Run one send, timing it by the wall clock.
+
+    `call` returns (status, body), or (status, body, answered_at) when the answer was out before
+    the call returned (the bridge may go on sending an order that waited for a rate-limit slot).
+    """
     started = time.monotonic()
     try:
-        status, body = call()
+        status, body, *answered_at = call()
         error = None
     except Exception as exc:  # noqa: BLE001 - no answer at all is an outcome here
-        status, body, error = None, {}, f"{type(exc).__name__}: {exc}"
-    return Sent(kind, status, body, started, time.monotonic() - started, error)
+        status, body, error, answered_at = None, {}, f"{type(exc).__name__}: {exc}", []
+    return Sent(kind, status, body, started, (answered_at or [time.monotonic()])[0] - started, error)
 
 
 @dataclass

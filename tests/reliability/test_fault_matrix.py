@@ -185,7 +185,8 @@ class Burst:
 
         def call():
             response = self.client().post("/webhook", data=body, content_type=content_type, headers=headers)
-            return response.status_code, response.get_json(silent=True) or {}
+            answered_at = time.monotonic()  # the app returned its answer; reading it runs any work after
+            return response.status_code, response.get_json(silent=True) or {}, answered_at
 
         return timed(call, kind)
 
