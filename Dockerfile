@@ -2,7 +2,11 @@
 # The last stage is the production image (`docker build .`); `fake-fyers` is a test double
 # used only by docker-compose.yml.
 
-FROM python:3.12-slim AS base
+# Pinned by digest (the multi-arch index of python:3.12-slim, as public Dockerfiles of Aug 2026
+# carry it; not verifiable from the machine this was written on, see docs/deploy.md). A tag can be
+# moved to other bytes; a digest cannot. Refresh deliberately, then rebuild and run the tests:
+#   docker buildx imagetools inspect python:3.12-slim   (the "Digest:" line)
+FROM python:3.12-slim@sha256:78387bc3881b8273120a12ebe6c1ab22b018ccc2c9adf565ae1ac9b536e184ea AS base
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -26,7 +30,10 @@ USER 10001
 ENV PORT=8080 \
     STATE_DIR=/tmp/bridge
 EXPOSE 8080
-# The server chosen in docs/benchmarks.md: gunicorn, one process, 32 threads (20 alerts at
-# one bar close run in parallel and share their quote calls; the state in GCS is shared anyway). `exec` makes gunicorn PID 1, so it
+# The server: gunicorn's asyncio (asgi) worker reads every request whole, headers and body, in its
+# event loop, then the Flask app runs on a pool of 32 threads (app/asgi.py): clients that send a
+# byte at a time cost a coroutine each, not a thread, so they cannot hold alerts back
+# (tests/test_slow_clients.py). 32 threads as chosen in docs/benchmarks.md for gthread (20 alerts
+# at one bar close run in parallel and share their quote calls). `exec` makes gunicorn PID 1, so it
 # gets Cloud Run's SIGTERM and drains within the 10 s grace.
-CMD ["sh", "-c", "exec gunicorn --bind \":${PORT}\" --worker-class gthread --workers 1 --threads 32 --timeout 0 --graceful-timeout 8 --no-control-socket 'app:create_app()'"]
+CMD ["sh", "-c", "exec gunicorn --bind \":${PORT}\" --worker-class asgi --workers 1 --timeout 0 --graceful-timeout 8 --no-control-socket 'app.asgi:create_asgi_app()'"]

@@ -25,15 +25,17 @@ from app.services.idempotency import IdempotencyLedger
 from app.services.intake import AlertRules, Intake
 from app.services.journal import Journal
 from app.services.login import LoginService
+from app.services.login_state import LoginStates
 from app.services.market import MarketGate
 from app.services.notify import Notifications
 from app.services.placement import OrderPlacer
 from app.services.planning import OrderPlanner, RiskRules
 from app.services.queue import MARKET_CHECK_SECONDS, AlertQueue, QueueDrain
 from app.services.reconcile import Reconciler
+from app.services.refusals import RefusalCounter
 from app.services.reporting import AlertReporter, report_rate_limited
 from app.services.tokens import TokenManager
-from app.settings import PAPER_DEFAULT_SECRET, Settings
+from app.settings import KEY_HOW_TO, PAPER_DEFAULT_SECRET, ConfigError, Settings
 
 log = logging.getLogger(__name__)
 RulesT = TypeVar("RulesT")
@@ -58,6 +60,8 @@ class Services:
     controls: TradingControls
     queue: AlertQueue
     drain: QueueDrain
+    # Cloud Scheduler's OIDC verifier (app/adapters/google_oidc.py); None: job endpoints take the admin token only.
+    scheduler: Any = None
 
 
 class MasterHolder:
@@ -120,7 +124,7 @@ def bootstrap(
     queue = AlertQueue(
         store, clock, settings.queue_max_age_seconds, settings.claim_lease_seconds + MARKET_CHECK_SECONDS
     )
-    reporter = AlertReporter(notifications, login.login_url if login else None)
+    reporter = AlertReporter(notifications, login.login_url if login else None, RefusalCounter(clock))
     rules = _alert_rules(settings)
     execution = Execution(planner, ledger, placer, reconciler, controls, settings.rate_wait_seconds)
     alerts = AlertService(
@@ -129,7 +133,7 @@ def bootstrap(
     drain = QueueDrain(queue, market, alerts.run_queued, settings.alert_deadline_seconds)
     return Services(
         settings, clock, store, broker, masters, journal, alerts, reconciler, login,
-        notifications, redactor, controls, queue, drain,
+        notifications, redactor, controls, queue, drain, scheduler=_scheduler(settings),
     )
 
 
@@ -234,18 +238,21 @@ def _broker(
     from app.adapters.fyers_auth import FyersAuth
     from app.adapters.fyers_broker import FyersBroker
     from app.adapters.fyers_sdk import point_sdk_at
+    from app.adapters.token_cipher import AesGcmTokenCipher
 
     point_sdk_at(settings.fyers_api_base_url, settings.fyers_data_base_url)
-    tokens = TokenManager(store, clock, settings.gcs_tokens_file, on_secret=redactor.add)
+    if not settings.token_encryption_key:  # Settings built in code skip from_env's check
+        raise ConfigError(f"TOKEN_ENCRYPTION_KEY is required with BROKER=fyers: {KEY_HOW_TO}")
+    cipher = AesGcmTokenCipher(settings.token_encryption_key)
+    tokens = TokenManager(store, clock, settings.gcs_tokens_file, cipher, on_secret=redactor.add)
     auth = FyersAuth(
         settings.fyers_app_id,
         settings.fyers_secret_id,
         settings.fyers_redirect_uri,
         settings.fyers_api_base_url,
     )
-    login = LoginService(
-        tokens, auth, settings.fyers_pin, settings.fyers_auth_code, notifications
-    )
+    states = LoginStates(store, clock, settings.fyers_redirect_uri)
+    login = LoginService(tokens, states, auth, settings.fyers_pin, settings.fyers_auth_code, notifications)
     if broker is None:
         pacer = Pacer(
             settings.fyers_rate_per_second,
@@ -255,6 +262,17 @@ def _broker(
         )
         broker = FyersBroker(settings.fyers_app_id, tokens, pacer)
     return broker, login
+
+
+def _scheduler(settings: Settings):
+    """The verifier of Cloud Scheduler's OIDC tokens, when its account is configured."""
+    if not settings.scheduler_service_account:
+        return None
+    from app.adapters.google_oidc import GoogleOidcVerifier
+
+    return GoogleOidcVerifier(
+        settings.scheduler_service_account, settings.scheduler_audience, settings.scheduler_certs_url
+    )
 
 
 def _source_name(settings: Settings) -> str:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Mapping
 
 # The addresses TradingView sends webhooks from (its documentation).
 TRADINGVIEW_IPS = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7")
+# How to make a TOKEN_ENCRYPTION_KEY, said wherever one is refused.
+KEY_HOW_TO = (
+    "make one with: python3 -c \"import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())\" "
+    "and keep it in Secret Manager (docs/deploy.md)"
+)
 
 
 class ConfigError(ValueError):
@@ -137,6 +143,19 @@ class Env:
         if value is not None and not all(part.strip() for part in value.split(",")):
             raise ConfigError(f"{name} must be 'synthetic' or URLs / file paths separated by commas, got {value!r}")
         return value or default
+
+    def encryption_key(self, name: str, default: str | None = None) -> str | None:
+        """A 32-byte key in base64 (URL-safe or standard), as given; a refusal never repeats the value."""
+        value = self.text(name)
+        if value is None:
+            return default
+        try:
+            key = base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True)
+        except ValueError:  # binascii.Error is a ValueError
+            key = b""
+        if len(key) != 32:
+            raise ConfigError(f"{name} must be 32 random bytes in base64 (44 characters); {KEY_HOW_TO}")
+        return value
 
     def url(self, name: str, default: str | None = None) -> str | None:
         """An http(s) URL, as given."""

@@ -172,6 +172,24 @@ class TokenSource(ABC):
         """Whether a usable session exists, until when, and why not."""
 
 
+class TokenCipher(ABC):
+    """Seals the broker session's tokens for the state store, and opens them again.
+
+    `context` names the document the sealed value belongs to: a sealed value copied into another
+    document does not open there.
+    """
+
+    key_id: str  # a fingerprint of the key, safe to store and log: tells a rotated key apart
+
+    @abstractmethod
+    def seal(self, tokens: dict[str, Any], context: str) -> dict[str, str]:
+        """An encrypted, authenticated JSON-ready form of `tokens`, carrying `key_id`."""
+
+    @abstractmethod
+    def open(self, sealed: Any, context: str) -> dict[str, Any] | None:
+        """The tokens back; None when this key cannot open `sealed` (another key, altered, malformed)."""
+
+
 class BrokerLogin(ABC):
     """The broker's login endpoints: the login page, the auth-code exchange and the refresh."""
 

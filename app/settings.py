@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any, Callable, Mapping
 
-from app.env_vars import TRADINGVIEW_IPS, ConfigError, Env
+from app.env_vars import KEY_HOW_TO, TRADINGVIEW_IPS, ConfigError, Env
 
 __all__ = ["ConfigError", "PAPER_DEFAULT_SECRET", "Settings", "TRADINGVIEW_IPS"]
 
@@ -25,6 +25,12 @@ DEFAULT_FREEZE_QTY = (("NIFTY", 1800), ("BANKNIFTY", 900), ("FINNIFTY", 1800), (
 _LIVE_DEFAULTS = {"symbol_master_url": FYERS_MASTER_URL, "market_hours_check": True}
 # Required with BROKER=fyers (WEBHOOK_SECRET_TOKEN too, checked first).
 _LIVE_REQUIRED = ("ADMIN_TOKEN", "FYERS_APP_ID", "FYERS_SECRET_ID", "FYERS_REDIRECT_URI")
+# With BROKER=fyers these secrets, when set, must be at least MIN_SECRET_LENGTH characters:
+# 16 random characters are out of reach of guessing even without the console's rate limit.
+_LIVE_LONG_SECRETS = ("WEBHOOK_SECRET_TOKEN", "ADMIN_TOKEN", "WEBHOOK_HMAC_SECRET")
+MIN_SECRET_LENGTH = 16
+# Where Google publishes the keys that sign its ID tokens (Cloud Scheduler's OIDC tokens among them).
+GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 
 
 def _setting(variable: str, default: Any, read: Callable[..., Any], **options: Any) -> Any:
@@ -50,6 +56,8 @@ class Settings:
     state_dir: str = _setting("STATE_DIR", "./var", Env.text)
     gcs_bucket_name: str | None = _setting("GCS_BUCKET_NAME", None, Env.text)
     gcs_tokens_file: str = _setting("GCS_TOKENS_FILE", "tokens/tokens.json", Env.text)
+    # Encrypts the Fyers tokens in the state store (AES-256-GCM); required with BROKER=fyers.
+    token_encryption_key: str | None = _setting("TOKEN_ENCRYPTION_KEY", None, Env.encryption_key)
     idempotency_ttl_seconds: int = _setting("IDEMPOTENCY_TTL_SECONDS", 86400, Env.integer, minimum=60)
     duplicate_window_seconds: int = _setting(
         "DUPLICATE_WINDOW_SECONDS", 60, Env.integer, minimum=1, maximum=86400
@@ -70,11 +78,21 @@ class Settings:
     allowed_underlyings: frozenset[str] = _setting("ALLOWED_UNDERLYINGS", frozenset(), Env.underlyings)
     freeze_qty: tuple[tuple[str, int], ...] = _setting("FREEZE_QTY", DEFAULT_FREEZE_QTY, Env.freeze_qty)
     webhook_hmac_secret: str | None = _setting("WEBHOOK_HMAC_SECRET", None, Env.text)
+    # either: the body's token or a signature; hmac: signed alerts only (senders that can sign, not TradingView).
+    webhook_auth: str = _setting("WEBHOOK_AUTH", "either", Env.choice, allowed=("either", "secret", "hmac"))
+    # A signature's time may be this far from ours, either way (docs/alerts.md says why 30).
+    webhook_signature_tolerance_seconds: int = _setting(
+        "WEBHOOK_SIGNATURE_TOLERANCE_SECONDS", 30, Env.integer, minimum=5, maximum=300
+    )
     market_hours_check: bool = _setting("MARKET_HOURS_CHECK", False, Env.flag)
     market_closed_policy: str = _setting(
         "MARKET_CLOSED_POLICY", "reject", Env.choice, allowed=("reject", "amo", "queue")
     )
-    max_alert_age_seconds: int | None = _setting("MAX_ALERT_AGE_SECONDS", None, Env.optional_integer)
+    # An alert whose `timenow` is older is refused (422 stale); 0 turns the check off. 4 s: TradingView
+    # gives up after 3 s, and `{{timenow}}` is cut to the second, so a fresh alert may read up to 1 s
+    # older (both clocks are NTP-synced: milliseconds apart). TradingView resends a 5xx 5 s later with
+    # the same `timenow`: a resend is then >= 5 s old and always refused, 1 s clear of the limit.
+    max_alert_age_seconds: int = _setting("MAX_ALERT_AGE_SECONDS", 4, Env.integer, minimum=0, maximum=86400)
     queue_max_age_seconds: int = _setting("QUEUE_MAX_AGE_SECONDS", 18 * 3600, Env.integer, minimum=60)
     alert_deadline_seconds: float = _setting("ALERT_DEADLINE_SECONDS", 2.5, Env.number, minimum=0.5, maximum=2.6)
     rate_wait_seconds: float = _setting("RATE_WAIT_SECONDS", 10.0, Env.number, minimum=0.0, maximum=25.0)
@@ -98,6 +116,10 @@ class Settings:
     log_file: str | None = _setting("LOG_FILE", None, Env.text)
     use_cloud_logging: bool = _setting("USE_CLOUD_LOGGING", False, Env.flag)
     port: int = _setting("PORT", 8080, Env.integer, minimum=1, maximum=65535)
+    # Cloud Scheduler's identity: its jobs send a Google-signed OIDC token for this account and audience.
+    scheduler_service_account: str | None = _setting("SCHEDULER_SERVICE_ACCOUNT", None, Env.text)
+    scheduler_audience: str | None = _setting("SCHEDULER_AUDIENCE", None, Env.url)
+    scheduler_certs_url: str = _setting("SCHEDULER_CERTS_URL", GOOGLE_CERTS_URL, Env.url)  # tests override it
     # Values that must never reach a log line or an answer.
     secret_names: tuple[str, ...] = field(
         default=(
@@ -109,6 +131,7 @@ class Settings:
             "telegram_bot_token",
             "notification_url",
             "webhook_hmac_secret",
+            "token_encryption_key",
         ),
         repr=False,
     )
@@ -150,6 +173,21 @@ class Settings:
         settings._check_together(live)
         return settings
 
+    def _check_signing(self) -> None:
+        """WEBHOOK_AUTH against WEBHOOK_HMAC_SECRET, and the signature's tolerance against the key windows."""
+        if self.webhook_auth == "hmac" and not self.webhook_hmac_secret:
+            raise ConfigError("WEBHOOK_HMAC_SECRET is required with WEBHOOK_AUTH=hmac")
+        if self.webhook_auth == "secret" and self.webhook_hmac_secret:
+            raise ConfigError("WEBHOOK_AUTH=secret ignores signatures: unset WEBHOOK_HMAC_SECRET, or use either/hmac")
+        # A signature is good from t - tolerance to t + tolerance: a replay in that span must
+        # still meet the first request's key (keyless: the body's, kept DUPLICATE_WINDOW_SECONDS).
+        window = min(self.duplicate_window_seconds, self.idempotency_ttl_seconds)
+        if self.webhook_hmac_secret and 2 * self.webhook_signature_tolerance_seconds > window:
+            raise ConfigError(
+                f"WEBHOOK_SIGNATURE_TOLERANCE_SECONDS must be at most half of DUPLICATE_WINDOW_SECONDS "
+                f"and IDEMPOTENCY_TTL_SECONDS ({window} s), got {self.webhook_signature_tolerance_seconds}"
+            )
+
     def _check_together(self, live: bool) -> None:
         """The rules that span several variables."""
         topic = self.notification_topic
@@ -160,9 +198,19 @@ class Settings:
             )
         if bool(self.telegram_bot_token) != bool(self.telegram_chat_id):
             raise ConfigError("TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID must be set together")
+        self._check_signing()
+        if bool(self.scheduler_service_account) != bool(self.scheduler_audience):
+            raise ConfigError("SCHEDULER_SERVICE_ACCOUNT and SCHEDULER_AUDIENCE must be set together")
         if live:
-            for f in fields(self):
-                if f.metadata.get("variable") in _LIVE_REQUIRED and getattr(self, f.name) is None:
-                    raise ConfigError(f"{f.metadata['variable']} is required with BROKER=fyers")
             if self.webhook_secret_token == PAPER_DEFAULT_SECRET:
                 raise ConfigError("WEBHOOK_SECRET_TOKEN must not be the paper default with BROKER=fyers")
+            if self.token_encryption_key is None:
+                # Without it a reader of the bucket could trade with the stored Fyers tokens.
+                raise ConfigError(f"TOKEN_ENCRYPTION_KEY is required with BROKER=fyers: {KEY_HOW_TO}")
+            for f in fields(self):
+                variable, value = f.metadata.get("variable"), getattr(self, f.name)
+                if variable in _LIVE_REQUIRED and value is None:
+                    raise ConfigError(f"{variable} is required with BROKER=fyers")
+                # The message names the variable and the rule, never the value.
+                if variable in _LIVE_LONG_SECRETS and value is not None and len(value) < MIN_SECRET_LENGTH:
+                    raise ConfigError(f"{variable} must be at least {MIN_SECRET_LENGTH} characters with BROKER=fyers")

@@ -87,9 +87,10 @@ def main(argv: list[str]) -> int:
 
 
 def _login(client, admin: str) -> None:
-    """/auth-url -> the fake's 302 -> /auth/callback, as the operator does."""
-    login_url = urllib.parse.urlsplit(
+    """/auth-url -> its login link (the test client keeps the cookie) -> the fake's 302 -> /auth/callback."""
+    link = urllib.parse.urlsplit(
         client.get("/auth-url", headers={"Authorization": f"Bearer {admin}"}).get_json()["login_url"])
+    login_url = urllib.parse.urlsplit(client.get(f"{link.path}?{link.query}").headers["Location"])
     fake = http.client.HTTPConnection(login_url.hostname, login_url.port, timeout=10)
     fake.request("GET", f"{login_url.path}?{login_url.query}")
     response = fake.getresponse()

@@ -23,6 +23,7 @@ BIN = Path(sys.executable).parent
 SECRET = "bench-webhook-secret-0123456789"
 ADMIN = "bench-admin-token-0123456789"
 REDIRECT_URI = "https://bridge.bench/auth/callback"
+TOKEN_KEY = "YmVuY2gtdG9rZW4ta2V5LTAxMjM0NTY3ODlhYmNkZWY="  # TOKEN_ENCRYPTION_KEY: 32 bytes, base64
 _PLAIN = re.compile(r"[\w@%+=:,./$-]+")  # a shell word that needs no quotes
 # Scenario (a) measures our own time, not Fyers's pacing: the pacer's limits are lifted there.
 UNPACED = {"FYERS_RATE_PER_SECOND": "100000", "FYERS_RATE_PER_MINUTE": "1000000"}
@@ -67,7 +68,11 @@ SERIALIZED = Server("serialized", "baseline 1: uvicorn + asgiref WsgiToAsgi", _u
                     baseline=True)
 SEQUENTIAL = Server("sequential", "baseline 2: no coalescing, quote + positions + order (gunicorn gthread)",
                     _gunicorn("gthread", "bench.sequential_app:create_app()"), baseline=True)
-CANDIDATES = (GTHREAD, GTHREAD_32, GEVENT, UVICORN_A2WSGI)
+# The Dockerfile's CMD since issue 17: gunicorn's asyncio worker reads whole requests (slow clients
+# cost a coroutine), then a2wsgi runs the app on 32 threads (app/asgi.py).
+GUNICORN_ASGI = Server("asgi32", "gunicorn asgi + a2wsgi (1 worker, 32 threads)",
+                       _gunicorn("asgi", "app.asgi:create_asgi_app()"))
+CANDIDATES = (GTHREAD, GTHREAD_32, GEVENT, UVICORN_A2WSGI, GUNICORN_ASGI)
 ALL = (*CANDIDATES, SERIALIZED, SEQUENTIAL)
 
 
@@ -91,6 +96,7 @@ def service_env(fake: TimedFake, state_dir: Path, master: str = "synthetic", **e
         "FYERS_SECRET_ID": SECRET_ID,
         "FYERS_REDIRECT_URI": REDIRECT_URI,
         "FYERS_PIN": PIN,
+        "TOKEN_ENCRYPTION_KEY": TOKEN_KEY,
         "FYERS_API_BASE_URL": fake.api_base,
         "FYERS_DATA_BASE_URL": fake.data_base,
         "SYMBOL_MASTER_URL": master,
@@ -191,12 +197,18 @@ class ServiceProcess:
         raise RuntimeError(f"{self.server.label}: {path} not 200 within {timeout} s:\n{self.output()}")
 
     def login(self) -> None:
-        """GET /auth-url (admin) -> the fake's 302 -> GET /auth/callback, as the operator does."""
+        """GET /auth-url (admin) -> its login link (sets the login cookie) -> the fake's 302 ->
+        GET /auth/callback with that cookie, as the operator's browser does."""
         client = Client(self.port, keep_alive=False)
         status, _, data = client.request("GET", "/auth-url", headers={"Authorization": f"Bearer {ADMIN}"})
         if status != 200:
             raise RuntimeError(f"/auth-url answered {status}: {data[:200]!r}")
-        login_url = urllib.parse.urlsplit(json.loads(data)["login_url"])
+        link = urllib.parse.urlsplit(json.loads(data)["login_url"])
+        status, headers, data = client.request("GET", f"{link.path}?{link.query}")
+        if status != 302:
+            raise RuntimeError(f"the login link answered {status}: {data[:200]!r}")
+        cookie = {"Cookie": headers["Set-Cookie"].split(";", 1)[0]}
+        login_url = urllib.parse.urlsplit(headers["Location"])
         fake = http.client.HTTPConnection(login_url.hostname, login_url.port, timeout=10)
         fake.request("GET", f"{login_url.path}?{login_url.query}")
         response = fake.getresponse()
@@ -206,7 +218,7 @@ class ServiceProcess:
         if response.status != 302 or not location:
             raise RuntimeError(f"the fake's login answered {response.status}, not a redirect")
         query = urllib.parse.urlsplit(location).query
-        status, _, data = client.request("GET", f"/auth/callback?{query}")
+        status, _, data = client.request("GET", f"/auth/callback?{query}", headers=cookie)
         if status != 200:
             raise RuntimeError(f"/auth/callback answered {status}: {data[:300]!r}")
 

@@ -139,6 +139,7 @@ APP_ID = "TESTAPP-100"
 APP_SECRET = "TESTSECRET-abcdef"
 PIN = "864209"  # long enough never to turn up by chance inside an id or a timestamp
 REDIRECT_URI = "https://bridge.test/auth/callback"
+TOKEN_KEY = "dGVzdC10b2tlbi1rZXktMDEyMzQ1Njc4OWFiY2RlZiE="  # TOKEN_ENCRYPTION_KEY: 32 bytes, base64
 
 
 @pytest.fixture
@@ -165,8 +166,16 @@ def fyers_settings_for(fake, state_dir, redirect_uri: str = REDIRECT_URI, **over
         fyers_data_base_url=fake.data_base,
         symbol_master_url="synthetic",
         state_dir=str(state_dir),
+        token_encryption_key=overrides.pop("token_encryption_key", TOKEN_KEY),
         **overrides,
     )
+
+
+def stored_tokens(document: dict, key: str = TOKEN_KEY, name: str = "tokens/tokens.json") -> dict | None:
+    """The tokens sealed in a stored session document (for tests that search for them elsewhere)."""
+    from app.adapters.token_cipher import AesGcmTokenCipher
+
+    return AesGcmTokenCipher(key).open(document.get("sealed"), name)
 
 
 @pytest.fixture
@@ -206,17 +215,57 @@ def admin_headers():
 
 
 def browser_login(client, fake):
-    """The operator's daily login: auth URL, Fyers's page, the redirect to our callback."""
+    """The operator's daily login in one browser (the test client keeps its cookies): the login
+    link, which marks the browser and sends it to Fyers; Fyers's page; the redirect to our callback."""
+    return client.get(at_fyers(client.get(path_of(login_link(client)))))
+
+
+def login_link(client) -> str:
+    """The login link `/auth-url` gives (the bridge's single-use start link)."""
+    return client.get("/auth-url", headers=admin_headers()).json["login_url"]
+
+
+def path_of(url: str) -> str:
+    """The path and query of a URL: where a test client (or a local server) is asked for it."""
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
+def at_fyers(started) -> str:
+    """Follow the start link's redirect through Fyers's login (the fake): the callback's path and query."""
     import urllib.parse
 
     import requests
 
-    login_url = client.get("/auth-url", headers=admin_headers()).json["login_url"]
-    at_fyers = requests.get(login_url, allow_redirects=False, timeout=5)
-    assert at_fyers.status_code == 302
-    location = urllib.parse.urlsplit(at_fyers.headers["Location"])
+    assert started.status_code == 302, started.status_code
+    answer = requests.get(started.headers["Location"], allow_redirects=False, timeout=5)
+    assert answer.status_code == 302
+    location = urllib.parse.urlsplit(answer.headers["Location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT_URI
-    return client.get(f"/auth/callback?{location.query}")
+    return f"{location.path}?{location.query}"
+
+
+class LoopbackBrowser:
+    """A browser for a service process on 127.0.0.1: keeps the cookies it is set, Secure ones
+    included, as Chrome does on loopback (requests' own jar never sends a Secure cookie over http)."""
+
+    def __init__(self):
+        self.cookies: dict[str, str] = {}
+
+    def get(self, url: str, **kwargs):
+        """GET with this browser's cookies; keep the ones the answer sets."""
+        import requests
+
+        response = requests.get(url, cookies=dict(self.cookies), **kwargs)
+        self.cookies.update(response.cookies.get_dict())
+        return response
+
+
+def browser_session() -> LoopbackBrowser:
+    """A fresh browser (no cookies) for the real-process tests."""
+    return LoopbackBrowser()
 
 
 @pytest.fixture
@@ -253,7 +302,7 @@ def gcs_bucket(fake_gcs, monkeypatch):
 
 import re as _re  # noqa: E402
 
-_KNOWN_SECRETS = (SECRET, ADMIN, APP_SECRET, PIN)
+_KNOWN_SECRETS = (SECRET, ADMIN, APP_SECRET, PIN, TOKEN_KEY)
 _JWT = _re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.")
 
 

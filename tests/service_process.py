@@ -85,7 +85,7 @@ class ServiceProcess:
 
 def fyers_env(fake, **extra: str) -> dict[str, str]:
     """The environment of a service process on BROKER=fyers against the fake Fyers server."""
-    from tests.conftest import ADMIN, APP_ID, APP_SECRET, PIN, REDIRECT_URI, SECRET
+    from tests.conftest import ADMIN, APP_ID, APP_SECRET, PIN, REDIRECT_URI, SECRET, TOKEN_KEY
 
     return {
         "BROKER": "fyers",
@@ -95,6 +95,7 @@ def fyers_env(fake, **extra: str) -> dict[str, str]:
         "FYERS_SECRET_ID": APP_SECRET,
         "FYERS_REDIRECT_URI": REDIRECT_URI,
         "FYERS_PIN": PIN,
+        "TOKEN_ENCRYPTION_KEY": TOKEN_KEY,
         "FYERS_API_BASE_URL": fake.api_base,
         "FYERS_DATA_BASE_URL": fake.data_base,
         "SYMBOL_MASTER_URL": "synthetic",

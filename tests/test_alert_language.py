@@ -1,9 +1,7 @@
-"""The alert language: aliases, relative strikes, multi-leg, exits, risk gates, dry runs, HMAC."""
+"""The alert language: aliases, relative strikes, multi-leg, exits, risk gates and dry runs."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 
 import pytest
@@ -332,24 +330,3 @@ def test_dry_run_still_authenticates_and_gates(client, services):
     refused = send_alert(client, seed_alert(qty=130), path="/webhook/test")
     assert refused.status_code == 422 and refused.json["rule"] == "WEBHOOK_MAX_QTY"
 
-
-# -- HMAC --------------------------------------------------------------------------------------
-
-
-def test_hmac_signed_body_is_accepted_without_the_token(make_bridge):
-    bridge = make_bridge(webhook_hmac_secret="hmac-key-123")
-    client = bridge.client
-    body = json.dumps(seed_alert(token=None)).encode()
-    signature = "sha256=" + hmac.new(b"hmac-key-123", body, hashlib.sha256).hexdigest()
-    ok = client.post("/webhook", data=body, content_type="application/json", headers={"X-Signature": signature})
-    assert ok.status_code == 200, ok.json
-    bad = client.post(
-        "/webhook", data=body, content_type="application/json", headers={"X-Signature": "sha256=" + "0" * 64}
-    )
-    assert bad.status_code == 401
-    tampered = body.replace(b"26000", b"26100")
-    refused = client.post(
-        "/webhook", data=tampered, content_type="application/json", headers={"X-Signature": signature}
-    )
-    assert refused.status_code == 401
-    assert len(bridge.paper.orders) == 1

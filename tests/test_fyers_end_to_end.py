@@ -16,9 +16,13 @@ from tests.conftest import (
     PIN,
     SECRET,
     admin_headers,
+    at_fyers,
     browser_login,
+    login_link,
+    path_of,
     seed_alert,
     send_alert,
+    stored_tokens,
 )
 
 
@@ -239,21 +243,19 @@ def test_forged_state_is_refused(fyers_client, fake_fyers):
 
 
 def test_reused_state_is_refused(fyers_client, fake_fyers):
-    import urllib.parse
-
-    import requests
-
-    login_url = fyers_client.get("/auth-url", headers=admin_headers()).json["login_url"]
-    query = urllib.parse.urlsplit(requests.get(login_url, allow_redirects=False, timeout=5).headers["Location"]).query
-    assert fyers_client.get(f"/auth/callback?{query}").status_code == 200
-    replay = fyers_client.get(f"/auth/callback?{query}")
+    callback = at_fyers(fyers_client.get(path_of(login_link(fyers_client))))
+    assert fyers_client.get(callback).status_code == 200
+    replay = fyers_client.get(callback)
     assert replay.status_code == 400
 
 
 def test_auth_url_redirects_a_browser(fyers_client):
     response = fyers_client.get("/auth-url?redirect=1", headers=admin_headers())
     assert response.status_code == 302
-    assert "generate-authcode" in response.headers["Location"]
+    # Through the login link, which marks this browser, on to Fyers.
+    onward = fyers_client.get(path_of(response.headers["Location"]))
+    assert onward.status_code == 302
+    assert "generate-authcode" in onward.headers["Location"]
 
 
 def test_generate_token_with_a_body_code(fyers_client, fake_fyers):
@@ -283,7 +285,7 @@ def test_refresh_token_says_login_required_with_a_link(logged_in, fake_fyers):
     response = logged_in.post("/refresh-token", headers=admin_headers())
     assert response.status_code == 200
     assert response.json["status"] == "login_required"
-    assert "generate-authcode" in response.json["login_url"]
+    assert response.json["login_url"].startswith("https://bridge.test/auth/start?t=")
 
 
 def test_refresh_token_with_nothing_stored(fyers_client):
@@ -318,7 +320,7 @@ def test_no_sdk_log_files_and_no_secrets_in_logs(
     send_alert(client, seed_alert(idempotency_key="third"))
     services.broker.close()
     assert not (tmp_path / "fyersApi.log").exists() and not (tmp_path / "fyersRequests.log").exists()
-    stored = services.store.get("tokens/tokens.json").data
+    stored = stored_tokens(services.store.get("tokens/tokens.json").data)
     text = "\n".join(
         r.getMessage() + " " + json.dumps(getattr(r, "json_fields", {}), default=str) for r in caplog.records
     )

@@ -104,8 +104,9 @@ def test_login_required_message_carries_the_login_link(notified, fake_fyers, tel
     assert response.status_code == 503
     [sent] = telegram.telegram_messages()
     assert "login required" in sent["text"].lower()
-    assert "generate-authcode" in sent["text"] and "state=" in sent["text"]
-    assert json.loads(pubsub.messages[0][1])["link"].startswith(fake_fyers.api_base)
+    # The bridge's login link (it marks the phone's browser, then goes on to Fyers), not Fyers's URL.
+    assert "https://bridge.test/auth/start?t=" in sent["text"] and "state=" not in sent["text"]
+    assert json.loads(pubsub.messages[0][1])["link"].startswith("https://bridge.test/auth/start?t=")
 
 
 def test_refresh_job_that_needs_a_login_notifies_with_the_link(notified, fake_fyers, telegram):

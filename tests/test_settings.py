@@ -11,11 +11,12 @@ from app.settings import ConfigError, Settings
 
 FYERS_ENV = {
     "BROKER": "fyers",
-    "WEBHOOK_SECRET_TOKEN": "s3cret-webhook",
-    "ADMIN_TOKEN": "s3cret-admin",
+    "WEBHOOK_SECRET_TOKEN": "s3cret-webhook-0123",
+    "ADMIN_TOKEN": "s3cret-admin-012345",
     "FYERS_APP_ID": "APP-100",
     "FYERS_SECRET_ID": "s3cret-app",
     "FYERS_REDIRECT_URI": "https://bridge.example/auth/callback",
+    "TOKEN_ENCRYPTION_KEY": "s3cret-token-encryption-key-0123456789abcde=",
 }
 
 

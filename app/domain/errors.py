@@ -53,6 +53,10 @@ class Forbidden(Unauthorized, code="forbidden", http_status=403):
     """The sender is not allowed (an address outside the allowlist)."""
 
 
+class VerifierUnavailable(Unauthorized, http_status=503):
+    """A caller's identity could not be checked (the signer's keys unreachable): refused, try again."""
+
+
 class PayloadTooLarge(BridgeError, code="too_large", http_status=413, order_never_left=True):
     """The body is larger than the service accepts."""
 

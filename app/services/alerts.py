@@ -63,22 +63,28 @@ class AlertService:
         header_key: str | None = None,
         signature: str | None = None,
         dry_run: bool = False,
+        source: str = "",
     ) -> AlertResult:
-        """Run one alert end to end and return what it came to."""
+        """Run one alert end to end and return what it came to; `source` is the sender's address."""
         started = time.monotonic()
         # Notifications may use what is left of TradingView's window after the broker work.
         answer_by = Deadline(min(ANSWER_WITHIN, self.rules.deadline_seconds + NOTIFY_ALLOWANCE))
         alert_id = uuid.uuid4().hex[:16]
         add_log_context(alert_id=alert_id)
-        self.reporter.received(len(raw_body))
         alert = _Alert(AlertRecord(alert_id, body_bytes=len(raw_body)), Deadline(self.rules.deadline_seconds))
         try:
             result = self._run(alert, raw_body, header_key, signature, dry_run)
         except BridgeError as error:
             result = AlertResult.refused(error, alert_id=alert_id)
+            if alert.record.alert is None:  # refused before its secret was accepted: junk until proven otherwise
+                # No journal record and no line of its own: a flood of these must not bury the real alerts.
+                self.reporter.unauthenticated(source, error.http_status, error.message)
+                return result
         except Exception:
             log.exception("alert failed unexpectedly", extra={"event": "order_failed"})
             result = _internal_error(alert_id)
+        if alert.record.warnings and not result.replayed:  # e.g. an age that could not be checked
+            result = replace(result, body={**result.body, "warnings": alert.record.warnings})
         alert.record.latency_ms = round((time.monotonic() - started) * 1000, 1)
         self._close(alert, result)
         self.reporter.report(alert.record, result, answer_by)
@@ -90,6 +96,7 @@ class AlertService:
         """Read, claim, apply the market policy, execute; a refusal on the way is an error."""
         record = alert.record
         payload, message = self.intake.read(raw_body, header_key, signature, record)
+        self.reporter.received(record.body_bytes)
         if dry_run or message.dry_run:
             record.dry_run = True
             return self.execution.rehearse(message, record.alert_id, alert.deadline)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -13,8 +14,10 @@ from app.domain.alert import AlertMessage, parse_message, shown
 from app.domain.errors import InvalidAlert, StaleAlert
 from app.logs import add_log_context
 from app.ports import Clock
-from app.security import authenticate_alert
+from app.security import AlertAuth, authenticate_alert
 from app.services.record import AlertRecord
+
+log = logging.getLogger(__name__)
 
 _JOURNAL_PAYLOAD_LIMIT = 4096  # bytes of the alert kept in its journal record
 _JOURNAL_VALUE_LIMIT = 512  # bytes of one field's value kept when the whole alert is over the limit
@@ -24,6 +27,10 @@ _SECRET_VALUE = re.compile(
 )
 _SECRET_FIELDS = ("token", "secret")
 MAX_JSON_DEPTH = 16  # an alert with legs nests 3 deep; anything far deeper is hostile
+_UNCHECKED_AGE = (
+    'the alert has no "timenow": its age could not be checked (MAX_ALERT_AGE_SECONDS); '
+    'add "timenow": "{{timenow}}" to the alert message'
+)
 
 
 @dataclass(frozen=True)
@@ -35,9 +42,18 @@ class AlertRules:
     deadline_seconds: float
     duplicate_window_seconds: int = 60
     hmac_secret: str | None = None
+    webhook_auth: str = "either"  # either, secret or hmac
+    webhook_signature_tolerance_seconds: int = 30
     exact_strikes: bool = True
     market_closed_policy: str = "reject"  # reject, amo or queue
-    max_alert_age_seconds: int | None = None
+    max_alert_age_seconds: int = 0  # 0: no check (Settings holds the default and why)
+
+    @property
+    def auth(self) -> AlertAuth:
+        """How an alert authenticates under these rules."""
+        return AlertAuth(
+            self.webhook_secret, self.hmac_secret, self.webhook_auth, self.webhook_signature_tolerance_seconds
+        )
 
 
 class Intake:
@@ -52,14 +68,17 @@ class Intake:
     ) -> tuple[dict[str, Any], AlertMessage]:
         """The authenticated payload and its message; refusals are errors."""
         payload = decode(raw_body, (self.rules.webhook_secret, self.rules.hmac_secret))
-        authenticate_alert(payload, raw_body, signature, self.rules.webhook_secret, self.rules.hmac_secret)
+        if authenticate_alert(payload, raw_body, signature, self.rules.auth, self._clock.now().timestamp()):
+            # The header is not signed: a replay with a new one would get a new key. The signed
+            # body's key counts, or else the body's own key (one alert per DUPLICATE_WINDOW_SECONDS).
+            header_key = None
         record.alert = journal_payload(payload)
         message = self.message(payload, header_key)
         record.message_read = True
         record.idempotency_key = message.idempotency_key
         record.strategy = message.strategy
         add_log_context(idempotency_key=message.idempotency_key)
-        self.check_age(payload)
+        self.check_age(payload, record)
         return payload, message
 
     def message(self, payload: dict[str, Any], header_key: str | None = None) -> AlertMessage:
@@ -71,26 +90,38 @@ class Intake:
             exact_strikes=self.rules.exact_strikes,
         )
 
-    def check_age(self, payload: dict[str, Any]) -> None:
-        """Refuse an alert whose own TradingView timestamp is too old (MAX_ALERT_AGE_SECONDS)."""
+    def check_age(self, payload: dict[str, Any], record: AlertRecord) -> None:
+        """Refuse an alert whose `timenow` is too old (MAX_ALERT_AGE_SECONDS); record when it cannot be told."""
         limit = self.rules.max_alert_age_seconds
-        name = "timenow" if "timenow" in payload else "time" if "time" in payload else None
-        if limit is None or name is None:
+        if not limit:
             return
-        value = payload[name]
+        if "timenow" not in payload:
+            # `time` is the bar's open time, minutes old on a 15-minute bar: it says nothing of the delivery.
+            record.warnings.append(_UNCHECKED_AGE)
+            log.warning(_UNCHECKED_AGE, extra={"event": "alert_age_unchecked"})
+            return
+        value = payload["timenow"]
         try:
             stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError:
             raise InvalidAlert(
-                name, f"{name} must be an ISO time such as 2026-11-20T09:20:00Z, got {shown(value)}"
+                "timenow", f"timenow must be an ISO time such as 2026-11-20T09:20:00Z, got {shown(value)}"
             ) from None
         if stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=timezone.utc)  # TradingView's stamps are UTC
         age = (self._clock.now() - stamp).total_seconds()
-        if age > limit:
+        # A stamp this far ahead is no TradingView clock (NTP on both sides): the age would pass for ever.
+        if age > limit or age < -limit:
+            said = (
+                f"{age:.1f} s old: TradingView gives up on an alert after 3 s"
+                if age > 0
+                else f"{-age:.1f} s ahead of this server's clock: the clocks disagree"
+            )
             raise StaleAlert(
-                f"the alert is {age:.0f} s old ({name} {value}); MAX_ALERT_AGE_SECONDS is {limit}",
+                f"the alert is {said} (timenow {value}, MAX_ALERT_AGE_SECONDS {limit}); this request placed no order",
                 rule="MAX_ALERT_AGE_SECONDS",
+                age_seconds=round(age, 1),
+                limit_seconds=limit,
             )
 
 

@@ -6,8 +6,12 @@ one write both journals the alert and stores what a resend is answered (app/serv
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import logging
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -16,6 +20,19 @@ from app.ports import Clock, StateStore
 from app.services.record import AlertRecord, read_outcome
 
 log = logging.getLogger(__name__)
+
+READ_WORKERS = 8  # a page's records are read in parallel: 100 GCS reads one after another take seconds
+# A page cursor: a record's name in its day, <HHMMSSffffff>-<sequence>-<alert id>.
+CURSOR = re.compile(r"^[0-9]{12}-[0-9]{1,20}-[0-9A-Za-z_-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class JournalPage:
+    """One page of a day's records, newest first; `next` is the cursor of the older page, None at the end."""
+
+    records: list[dict[str, Any]]
+    next: str | None
+    total: int  # the day's records, every page together
 
 
 class Journal:
@@ -43,6 +60,22 @@ class Journal:
         except Exception:  # the answer must still go out; the log line is the fallback record
             log.exception("journal write failed", extra={"event": "journal_error"})
             return False
+
+    def page(self, day: date, limit: int, before: str | None = None) -> JournalPage:
+        """The newest `limit` records of one IST day older than the cursor `before`, newest first.
+
+        Only the page's records are read: the keys sort by time, so listing them says which.
+        """
+        prefix = f"journal/{day:%Y-%m-%d}/"
+        keys = self._store.list(prefix)
+        older = keys if before is None else keys[: bisect.bisect_left(keys, f"{prefix}{before}")]
+        newest = older[-limit:] if limit > 0 else []
+        with ThreadPoolExecutor(max_workers=min(READ_WORKERS, len(newest) or 1)) as pool:
+            found = list(pool.map(self._store.get, reversed(newest)))
+        records = [read_outcome(item.data) for item in found if item is not None]
+        more = len(older) > len(newest)
+        cursor = newest[0][len(prefix) :].removesuffix(".json") if more else None
+        return JournalPage(records, cursor, total=len(keys))
 
     def day(self, day: date, limit: int | None = None) -> list[dict[str, Any]]:
         """The stored records of one IST day, oldest first (the first `limit` of them), outcomes as `Outcome`."""

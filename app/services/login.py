@@ -1,4 +1,4 @@
-"""The daily Fyers login: a link to Fyers, the callback, a manual code, and a best-effort refresh."""
+"""The daily Fyers login: a bridge link, Fyers's page, the callback, a manual code, and a best-effort refresh."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from app.deadline import Deadline
 from app.domain.errors import BrokerUnavailable, InvalidRequest, LoginRequired, Unexecutable
 from app.logs import log_event
 from app.ports import BrokerLogin, Notification, TokenStatus
+from app.services.login_state import LoginStates
 from app.services.notify import Notifications
 from app.services.tokens import TokenManager
 
@@ -24,24 +25,30 @@ class LoginService:
     def __init__(
         self,
         tokens: TokenManager,
+        states: LoginStates,
         auth: BrokerLogin,
         pin: str | None,
         auth_code: str | None,
         notifications: Notifications | None = None,
     ):
         self.tokens = tokens
+        self._states = states
         self._auth = auth
         self._pin = pin
         self._configured_code = auth_code
         self._notifications = notifications
 
     def login_url(self, return_to: str | None = None) -> str:
-        """A Fyers login link with a fresh single-use state."""
-        return self._auth.login_url(self.tokens.new_login_state(return_to))
+        """The link the operator opens to log in: the bridge's single-use start link (15 minutes)."""
+        return self._states.new_link(return_to)
 
-    def complete(self, state: Any, auth_code: Any) -> tuple[TokenStatus, str | None]:
-        """The callback: check the state once, exchange the code; the status and where to go."""
-        return_to = self.tokens.consume_login_state(state)
+    def start(self, token: Any, browser_key: str) -> str:
+        """A browser opened a login link: Fyers's login page, its state bound to that browser."""
+        return self._auth.login_url(self._states.open_link(token, browser_key))
+
+    def complete(self, state: Any, browser_key: Any, auth_code: Any) -> tuple[TokenStatus, str | None]:
+        """The callback: accept the state once, from its own browser; exchange the code; where to go."""
+        return_to = self._states.consume(state, browser_key)
         return self._exchange(auth_code, "login"), return_to
 
     def generate(self, auth_code: Any = None) -> TokenStatus:

@@ -55,7 +55,7 @@ class Notifications:
             kind=notification.kind,
             text=self._redactor.clean(notification.text),
             fields=self._redactor.clean_value(notification.fields),
-            link=notification.link,  # a login link is meant to be sent; it carries no secret
+            link=notification.link,  # a login link is meant to be sent: single use, 15 minutes, never logged
         )
         results = {channel.name: "skipped: no time left" for channel in self._channels}
         budget = deadline.timeout(SEND_CAP)

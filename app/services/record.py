@@ -102,6 +102,7 @@ class AlertRecord:
     attempt: int | None = None
     replayed: dict[str, Any] | None = None
     decisions: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # told in the answer too (e.g. an unchecked age)
     order_attempted: bool = False
     taken_over: bool = False
     # Each order's broker answer; a pending order settled later records the one settled answer.

@@ -7,9 +7,10 @@ from typing import Any, Callable
 
 from app.deadline import Deadline
 from app.logs import log_event
-from app.ports import Notification
+from app.ports import Clock, Notification
 from app.services.notify import Notifications
 from app.services.record import AlertRecord, AlertResult, Outcome
+from app.services.refusals import RefusalCounter
 
 log = logging.getLogger("app.alerts")
 
@@ -32,13 +33,23 @@ _DUPLICATES = frozenset({Outcome.REPLAYED, Outcome.REPLAYED_SETTLED, Outcome.IN_
 class AlertReporter:
     """Maps an alert's journal record and result to an event and, if wanted, a notification."""
 
-    def __init__(self, notifications: Notifications | None, login_link: Callable[[], str] | None = None):
+    def __init__(
+        self,
+        notifications: Notifications | None,
+        login_link: Callable[[], str] | None = None,
+        refusals: RefusalCounter | None = None,
+    ):
         self._notifications = notifications
         self._login_link = login_link
+        self.refusals = refusals or RefusalCounter(Clock())
 
     def received(self, body_bytes: int) -> None:
-        """The alert arrived (before anything is known about it)."""
+        """An authenticated alert arrived (junk gets no line of its own: see `unauthenticated`)."""
         log_event(log, logging.INFO, "alert_received", "alert received", body_bytes=body_bytes)
+
+    def unauthenticated(self, source: str, status: int, reason: str) -> None:
+        """A request refused before authentication: counted, and logged at most once a minute per source."""
+        self.refusals.refused(source, status, reason)
 
     def report(self, record: AlertRecord, result: AlertResult, deadline: Deadline) -> None:
         """Log the outcome's event; notify the trader of failures (or of everything)."""
@@ -58,8 +69,6 @@ class AlertReporter:
             self._notify("legs_partial", f"Multi-leg alert PARTIAL: {message}", fields, deadline)
         elif outcome in _DUPLICATES:
             log_event(log, logging.INFO, "duplicate_suppressed", f"duplicate of an earlier alert ({outcome})", **fields)
-        elif outcome == Outcome.UNAUTHORIZED:
-            log_event(log, logging.WARNING, "alert_rejected", "alert refused: bad or missing secret", **fields)
         elif outcome == Outcome.CLOSED:  # a CO/BO position closed by the broker's exit call
             log_event(log, logging.INFO, "position_closed", f"position closed: {what}", **fields)
             self._notify("order_placed", f"Position closed: {what}", fields, deadline)

@@ -1,21 +1,19 @@
-"""The Fyers session: tokens kept in the state store, login states, and when a login is needed."""
+"""The Fyers session: tokens kept in the state store, and when a login is needed."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
-import secrets
 import threading
 import time
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from app.domain.errors import InvalidRequest, LoginRequired
-from app.ports import Clock, StateStore, TokenSource, TokenStatus
+from app.domain.errors import LoginRequired
+from app.ports import Clock, StateStore, TokenCipher, TokenSource, TokenStatus
+from app.services.sealed_session import SessionSealing
 
-_LOGIN_STATE_TTL = 4 * 3600  # seconds a login link stays usable (the morning notification's)
 # How stale an instance's view of a usable token may be. Long enough that a burst never reads the
 # store before an order; safe because expiry is read from the token itself, and a token Fyers
 # refuses (revoked, replaced by a login elsewhere) is dropped at once and read afresh.
@@ -40,12 +38,14 @@ class TokenManager(TokenSource):
         store: StateStore,
         clock: Clock,
         document: str,
+        cipher: TokenCipher,
         on_secret: Callable[..., None] = lambda *values: None,
     ):
         self._on_secret = on_secret  # tells the log redactor about every token it sees
         self._store = store
         self._clock = clock
         self._document = document
+        self._sealing = SessionSealing(cipher, document, on_secret)
         self._lock = threading.Lock()
         self._cached: tuple[float, dict[str, Any] | None] = (-1e9, None)
 
@@ -77,15 +77,17 @@ class TokenManager(TokenSource):
         if expires_at is None:
             raise LoginRequired("Fyers returned an access token without an expiry")
         current = self._store.get(self._document)
-        document = {
+        if not refresh_token and current is not None:
+            refresh_token = self._sealing.open(current).get("refresh_token")  # a refresh keeps the login's
+        session = {
             "access_token": access_token,
-            "refresh_token": refresh_token
-            or (current.data.get("refresh_token") if current else None),
+            "refresh_token": refresh_token,
             "expires_at": expires_at,
             "saved_at": self._now(),
             "source": source,
             "valid": True,
         }
+        document = self._sealing.seal(session)
         # Each attempt reads the generation it replaces: two logins at once both succeed,
         # the later one wins, and neither half-overwrites the other.
         for _ in range(5):
@@ -97,44 +99,27 @@ class TokenManager(TokenSource):
             current = self._store.get(self._document)
         else:
             raise LoginRequired("could not store the new Fyers session: too many concurrent writers")
-        self._remember(document)
-        return self._status_of(document)
+        self._remember(session)
+        return self._status_of(session)
 
     def mark_invalid(self, access_token: str, reason: str) -> None:
         """Fyers refused this token: no call uses it again until the next login."""
         for _ in range(5):
             current = self._store.get(self._document)
-            if current is None or current.data.get("access_token") != access_token:
+            session = self._sealing.open(current) if current else {}
+            if session.get("access_token") != access_token:
                 break  # a newer login already replaced it
             if not current.data.get("valid", True):
                 break
-            document = {**current.data, "valid": False, "invalid_reason": reason}
-            if self._store.replace(self._document, document, current.generation) is not None:
-                self._remember(document)
+            refused = {"valid": False, "invalid_reason": reason}
+            if self._store.replace(self._document, {**current.data, **refused}, current.generation) is not None:
+                self._remember({**session, **refused})
                 return
         self._forget()
 
-    def new_login_state(self, return_to: str | None = None) -> str:
-        """A single-use random `state` for the Fyers login URL (and where to go after it)."""
-        state = secrets.token_urlsafe(24)
-        self._store.create(
-            self._state_key(state),
-            {"expires_at": self._now() + _LOGIN_STATE_TTL, "return_to": return_to},
-        )
-        return state
-
-    def consume_login_state(self, state: Any) -> str | None:
-        """Accept a `state` once (its `return_to`); a forged, expired or reused one is refused."""
-        if not isinstance(state, str) or not 8 <= len(state) <= 128:
-            raise InvalidRequest("state", "the login state is missing or malformed: start the login again")
-        found = self._store.get(self._state_key(state))
-        if found is None or not self._store.delete(self._state_key(state), found.generation):
-            raise InvalidRequest("state", "this login link is unknown or was already used: start the login again")
-        if found.data["expires_at"] <= self._now():
-            raise InvalidRequest("state", "this login link has expired: start the login again")
-        return found.data.get("return_to")
-
     def _status_of(self, session: dict[str, Any] | None) -> TokenStatus:
+        if session and session.get("unusable"):
+            return TokenStatus(False, None, session["unusable"], False)
         if not session or not session.get("access_token"):
             return TokenStatus(False, None, "no Fyers session yet: log in", False)
         expires = datetime.fromtimestamp(session["expires_at"], timezone.utc)
@@ -155,7 +140,7 @@ class TokenManager(TokenSource):
             if usable and not fresh and time.monotonic() - read_at < _CACHE_SECONDS:
                 return session
         found = self._store.get(self._document)
-        session = found.data if found else None
+        session = self._sealing.open(found) if found else None
         self._remember(session)
         return session
 
@@ -171,7 +156,3 @@ class TokenManager(TokenSource):
 
     def _now(self) -> float:
         return self._clock.now().timestamp()
-
-    @staticmethod
-    def _state_key(state: str) -> str:
-        return "auth/states/" + hashlib.sha256(state.encode("utf-8")).hexdigest() + ".json"

@@ -1,13 +1,14 @@
-"""The Fyers login endpoints: /auth-url, /auth/callback, /generate-token, /refresh-token."""
+"""The Fyers login endpoints: /auth-url, /auth/start, /auth/callback, /generate-token, /refresh-token."""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template_string, request
+from flask import Blueprint, make_response, redirect, render_template_string, request
 
 from app.answers import Answer, error_answer
 from app.domain.contracts import IST
 from app.domain.errors import BridgeError, InvalidRequest
-from app.web.admin import require_admin
+from app.services.login_state import BROWSER_COOKIE, LOGIN_TTL_SECONDS, browser_key
+from app.web.admin import require_admin, require_admin_or_scheduler
 from app.web.responses import respond, services
 
 bp = Blueprint("auth", __name__)
@@ -18,7 +19,15 @@ _PAGE = """<!doctype html>
 <title>Fyers Alert Bridge: {{ title }}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}
 .ok{color:#0a6b2d}.bad{color:#a61b1b}</style></head>
-<body><h1 class="{{ css }}">{{ title }}</h1><p>{{ message }}</p></body></html>"""
+<body><h1 class="{{ css }}">{{ title }}</h1><p>{{ message }}</p>
+{% if again %}<p><a href="/console">Start the login again from the console</a>.</p>{% endif %}</body></html>"""
+# The login pages carry single-use values in their URLs: never cached, never sent on as a referrer.
+_NO_TRACE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+_PAGE_HEADERS = {"Content-Type": "text/html; charset=utf-8", **_NO_TRACE}
+_OPEN_IN_BROWSER = (
+    "Open login_url in the browser that will log in to Fyers: it marks that browser as the one "
+    "logging in (a cookie), then goes on to Fyers. It works once, for 15 minutes."
+)
 
 
 def _login():
@@ -28,34 +37,57 @@ def _login():
     return login
 
 
+def _failed(error: BridgeError):
+    page = render_template_string(_PAGE, title="Login failed", css="bad", message=error.message, again=True)
+    return page, error_answer(error).status, _PAGE_HEADERS
+
+
 @bp.get("/auth-url")
 @require_admin
 def auth_url():
-    """The Fyers login link (JSON), or a redirect to it with ?redirect=1."""
+    """The login link (JSON, to open in a browser), or a redirect to it with ?redirect=1."""
     url = _login().login_url()
     if request.args.get("redirect") in ("1", "true"):
         return redirect(url, code=302)
-    return respond(Answer(200, {"status": "ok", "login_url": url}))
+    body = {"status": "ok", "login_url": url, "expires_in_seconds": LOGIN_TTL_SECONDS, "note": _OPEN_IN_BROWSER}
+    return respond(Answer(200, body))
+
+
+@bp.get("/auth/start")
+def auth_start():
+    """A login link opened in a browser: bind the login to this browser (a cookie), then on to Fyers."""
+    key = browser_key(request.cookies.get(BROWSER_COOKIE))
+    try:
+        url = _login().start(request.args.get("t"), key)
+    except BridgeError as error:
+        return _failed(error)
+    response = redirect(url, code=302)
+    # Lax: the cookie rides on Fyers's top-level redirect back to the callback, on nothing cross-site.
+    response.set_cookie(
+        BROWSER_COOKIE, key, max_age=LOGIN_TTL_SECONDS, path="/", secure=True, httponly=True, samesite="Lax"
+    )
+    response.headers.update(_NO_TRACE)
+    return response
 
 
 @bp.get("/auth/callback")
 def auth_callback():
-    """Where Fyers sends the browser back: check the state, exchange the code, say until when."""
+    """Where Fyers sends the browser back: check the state and its browser, exchange the code, say until when."""
     try:
-        status, return_to = _login().complete(request.args.get("state"), request.args.get("auth_code"))
+        browser = request.cookies.get(BROWSER_COOKIE)
+        status, return_to = _login().complete(request.args.get("state"), browser, request.args.get("auth_code"))
     except BridgeError as error:
-        answer = error_answer(error)
-        page = render_template_string(
-            _PAGE, title="Login failed", css="bad", message=error.message
-        )
-        return page, answer.status, {"Content-Type": "text/html; charset=utf-8"}
+        return _failed(error)
     if return_to == "console":  # started from the console: straight back to it
-        return redirect("/console?logged_in=1", code=303)
-    until = status.expires_at.astimezone(IST).strftime("%d %b %Y %H:%M IST")
-    page = render_template_string(
-        _PAGE, title="Logged in to Fyers", css="ok", message=f"Logged in until {until}."
-    )
-    return page, 200, {"Content-Type": "text/html; charset=utf-8"}
+        response = redirect("/console?logged_in=1", code=303)
+    else:
+        until = status.expires_at.astimezone(IST).strftime("%d %b %Y %H:%M IST")
+        page = render_template_string(
+            _PAGE, title="Logged in to Fyers", css="ok", message=f"Logged in until {until}.", again=False
+        )
+        response = make_response(page, 200, _PAGE_HEADERS)
+    response.delete_cookie(BROWSER_COOKIE, path="/", secure=True, httponly=True, samesite="Lax")
+    return response
 
 
 @bp.post("/generate-token")
@@ -68,7 +100,7 @@ def generate_token():
 
 
 @bp.post("/refresh-token")
-@require_admin
+@require_admin_or_scheduler
 def refresh_token():
     """Cloud Scheduler's morning job: refresh if Fyers allows, else say a login is needed."""
     return respond(Answer(200, _login().refresh()))

@@ -1,9 +1,11 @@
 """/console: the operator's page on a phone: status, one-click Fyers login, the journal, pause.
 
-Server-rendered (Jinja), no build step. The admin token is entered once; the session is a
-signed cookie (HttpOnly, Secure, SameSite=Lax) whose key is derived from ADMIN_TOKEN, so every
-instance accepts it and changing the token signs everybody out. Every form carries a CSRF
-token bound to the session.
+Server-rendered (Jinja), no build step. The admin token is entered once (five failures per
+source in five minutes pause that source); the session is a signed cookie (HttpOnly, Secure,
+SameSite=Lax) whose key is derived from ADMIN_TOKEN, so changing the token signs everybody out.
+The cookie names a server-side session (console_security.py): logout revokes it on every
+instance, and it ends 12 hours after the login however active. Every form carries a CSRF token
+bound to the session; every answer is uncacheable and unframeable.
 """
 
 from __future__ import annotations
@@ -20,12 +22,16 @@ from app.deadline import Deadline
 from app.domain.contracts import IST
 from app.logs import log_event
 from app.security import same_secret
+from app.web import console_security
+from app.web.orders import page_arguments
 from app.web.responses import services
 
 bp = Blueprint("console", __name__, template_folder="templates")
+bp.after_request(console_security.protect)  # every console answer: uncacheable, unframeable
 log = logging.getLogger(__name__)
 
 SESSION_HOURS = 12
+CONSOLE_PAGE_SIZE = 100  # alerts on one page of the console; older ones are a link away
 
 
 def init_app(app: Flask) -> None:
@@ -40,7 +46,10 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_SECURE=True,
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
+        # The cookie is written at login only: activity does not push its end further out.
+        SESSION_REFRESH_EACH_REQUEST=False,
     )
+    console_security.init_app(app, services_of(app))
     app.register_blueprint(bp)
 
 
@@ -57,24 +66,33 @@ def login_form():
 
 @bp.post("/console/login")
 def login():
-    """Check the admin token once (constant time) and open a session."""
+    """Check the admin token once (constant time) and open a session; a source that keeps failing waits."""
     expected = services().settings.admin_token
+    wait = console_security.login_retry_after()
+    if wait is not None:  # checked first: even the right token waits, so guessing gains nothing
+        error = f"Too many failed logins from this address: try again in {wait} seconds."
+        page = render_template("console/login.html", error=error, configured=bool(expected))
+        return page, 429, {"Retry-After": str(wait)}
     given = request.form.get("admin_token", "")
     if not expected or not same_secret(given, expected):
         log_event(log, logging.WARNING, "console_login_failed", "console login refused")
+        console_security.login_failed()
         page = render_template("console/login.html", error="That is not the admin token.", configured=bool(expected))
         return page, 401
+    console_security.login_succeeded()
     session.clear()
     session.permanent = True
     session["admin"] = True
+    session["sid"] = console_security.open_session()
     session["csrf"] = secrets.token_urlsafe(24)
     return redirect(url_for("console.index"), code=303)
 
 
 @bp.post("/console/logout")
 def logout():
-    """Close the session."""
+    """Close the session here and on every instance: the cookie, replayed, is refused."""
     _require_session(check_csrf=True)
+    console_security.close_session()
     session.clear()
     return redirect(url_for("console.login_form"), code=303)
 
@@ -82,14 +100,15 @@ def logout():
 @bp.get("/console")
 def index():
     """Status, today's alerts, notifications and the controls."""
-    if not session.get("admin"):
+    if not console_security.session_live():
         return redirect(url_for("console.login_form"), code=303)
     bridge = services()
     now = bridge.clock.now().astimezone(IST)
     token = bridge.login.tokens.status() if bridge.login else None
     broker_ready, broker_reason = bridge.broker.readiness()
     market = bridge.alerts.market.state(Deadline(1.0))
-    alerts = list(reversed(bridge.journal.day(now.date(), limit=500)))
+    limit, before = page_arguments(request.args, CONSOLE_PAGE_SIZE)
+    page = bridge.journal.page(now.date(), limit, before)
     return render_template(
         "console/index.html",
         now=now,
@@ -101,7 +120,11 @@ def index():
         market=market,
         paused=bridge.controls.paused(),
         orders_today=bridge.controls.orders_today(),
-        alerts=alerts,
+        refused_today=bridge.alerts.reporter.refusals.today(),
+        alerts=page.records,
+        alerts_total=page.total,
+        older=page.next,
+        paged=before is not None,
         notifications=bridge.notifications.recent()[:20],
         csrf=session.get("csrf"),
         logged_in=request.args.get("logged_in") == "1",
@@ -110,7 +133,7 @@ def index():
 
 @bp.post("/console/fyers-login")
 def fyers_login():
-    """One click: to Fyers's login page; the callback brings the browser back here."""
+    """One click: through the bridge link (it marks this browser) to Fyers; the callback comes back here."""
     _require_session(check_csrf=True)
     bridge = services()
     if bridge.login is None:
@@ -138,7 +161,7 @@ def resume():
 
 
 def _require_session(check_csrf: bool) -> None:
-    if not session.get("admin"):
+    if not console_security.session_live():
         abort(401, "log in to the console first")
     if check_csrf:
         expected = session.get("csrf", "")

@@ -38,9 +38,12 @@ def resume():
 @bp.get("/admin/status")
 @require_admin
 def status():
-    """Whether trading is paused, today's order count, and the 429s Fyers sent this instance today."""
-    controls = services().controls
+    """Paused or not, today's order count, and this instance's 429s from Fyers and refused junk today."""
+    bridge = services()
+    controls = bridge.controls
     paused = controls.paused()
     body = {"status": "ok", "paused": bool(paused), "pause": paused, "orders_today": controls.orders_today()}
-    body["rate_limited_today"] = services().broker.rate_limited_today()  # this instance's, in memory
+    body["rate_limited_today"] = bridge.broker.rate_limited_today()  # this instance's, in memory
+    # Requests refused before authentication (401/403, unreadable bodies): this instance's, in memory.
+    body["refused_unauthenticated_today"] = bridge.alerts.reporter.refusals.today()
     return respond(Answer(200, body))

@@ -5,7 +5,7 @@ from flask import Blueprint
 from app.answers import Answer, answer_for
 from app.deadline import Deadline
 from app.services.queue import Drained
-from app.web.admin import require_admin
+from app.web.admin import require_admin, require_admin_or_scheduler
 from app.web.responses import respond, services
 
 bp = Blueprint("queue", __name__)
@@ -14,7 +14,7 @@ DRAIN_BUDGET = 25.0  # seconds for one /process-queue call (a Scheduler job)
 
 
 @bp.post("/process-queue")
-@require_admin
+@require_admin_or_scheduler
 def process_queue():
     """Cloud Scheduler at 09:15 IST: run every waiting alert once, across all instances."""
     drained = services().drain.run(Deadline(DRAIN_BUDGET))

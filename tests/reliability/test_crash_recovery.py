@@ -245,9 +245,14 @@ def journal_records(service: ServiceProcess, state_dir: Path) -> list[dict]:
     folder = state_dir / "state" / "journal"
     records = []
     for day in sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []:
-        response = requests.get(f"{service.base}/orders", params={"date": day}, headers=ADMIN_HEADERS, timeout=10)
-        assert response.status_code == 200, response.text
-        records += response.json()["alerts"]
+        params = {"date": day, "limit": 500}
+        while True:  # every page, newest first
+            response = requests.get(f"{service.base}/orders", params=params, headers=ADMIN_HEADERS, timeout=10)
+            assert response.status_code == 200, response.text
+            records += response.json()["alerts"]
+            if response.json()["next"] is None:
+                break
+            params["before"] = response.json()["next"]
     return records
 
 

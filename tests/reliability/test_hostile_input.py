@@ -951,12 +951,18 @@ HMAC_SECRET = "hmac-test-secret-5b1d0c"
 def test_with_hmac_configured_a_wrong_signature_is_401_even_with_the_right_token(tmp_path_factory, tally, caplog):
     bridge = Bridge(_paper_app(tmp_path_factory, webhook_hmac_secret=HMAC_SECRET), tally, caplog)
 
+    now = int(MARKET_MORNING.timestamp())  # the bridge's fixed clock
+
     def sign(body: bytes) -> str:
+        return f"t={now},v1=" + hmac.new(HMAC_SECRET.encode(), f"{now}.".encode() + body, hashlib.sha256).hexdigest()
+
+    def sign_without_time(body: bytes) -> str:  # the old form: replayable, refused
         return "sha256=" + hmac.new(HMAC_SECRET.encode(), body, hashlib.sha256).hexdigest()
 
     signatures = st.one_of(
         header_text,
         st.text("0123456789abcdef", min_size=64, max_size=64).map(lambda h: "sha256=" + h),
+        st.text("0123456789abcdef", min_size=64, max_size=64).map(lambda h: f"t={now},v1=" + h),
         st.sampled_from(["sha256=", "sha1=" + "0" * 40, "SHA256=" + "0" * 64, HMAC_SECRET]),
     )
 
@@ -964,7 +970,8 @@ def test_with_hmac_configured_a_wrong_signature_is_401_even_with_the_right_token
     @given(signature=signatures, other=st.binary(max_size=50))
     def send(signature, other):
         body = json.dumps(seed()).encode()
-        for sent in (signature, sign(body + other + b" "), sign(body).upper()):  # never this body's
+        # None is valid for this body now: another body's, an upper-cased one, the old form without a time.
+        for sent in (signature, sign(body + other + b" "), sign(body).upper(), sign_without_time(body)):
             response = bridge.post(body, headers={"X-Signature": sent})
             bridge.refuse(response, sent, status=(401,))
 

@@ -128,7 +128,7 @@ def fuzz(built, tally, path, method, mode, auth, *, ci: int, soak: int, delibera
         deliberate = deliberate_503 and response.status_code == 503
         tally.server_errors += response.status_code >= 500 and not deliberate
         content_type = (response.headers.get("content-type") or [""])[0]
-        html_by_contract = path == "/auth/callback" or response.status_code == 302
+        html_by_contract = path in ("/auth/callback", "/auth/start") or response.status_code == 302
         if not html_by_contract and not _is_json_object(content_type, response.content):
             tally.non_json_answers += 1
         problems = []

@@ -5,8 +5,8 @@
   is constant-time (`hmac.compare_digest`, checked in the source, never timed). The console
   (/console) refuses the same tokens at its login, and its actions need the session and its
   CSRF token.
-- /auth/callback refuses an unknown, forged, malformed, expired or reused `state`, and then
-  never exchanges the auth code.
+- /auth/callback refuses an unknown, forged, malformed, expired or reused `state` (and one
+  from another browser: tests/test_login_binding.py), and then never exchanges the auth code.
 - ALLOWED_SOURCE_IPS / TRUSTED_PROXY_HOPS: off by default; on, a sender outside the list gets
   403 `forbidden` and places nothing, TradingView's addresses pass, X-Forwarded-For counts only
   through trusted proxies and a forged earlier entry does not help.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import itertools
 import json
 import re
 import secrets
@@ -24,10 +25,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import requests
 
 from app.settings import TRADINGVIEW_IPS, ConfigError, Settings
-from tests.conftest import ADMIN, SECRET, admin_headers, seed_alert
+from tests.conftest import ADMIN, SECRET, admin_headers, at_fyers, login_link, path_of, seed_alert
 from tests.reliability.test_hostile_input import fresh_key, soak_results, tally  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +39,7 @@ PUBLIC = {
     ("/webhook", "POST"),
     ("/webhook/test", "POST"),
     ("/auth/callback", "GET"),
+    ("/auth/start", "GET"),  # its single-use link token is the credential
     ("/openapi.json", "GET"),
 }
 CONSOLE = "/console"  # the operator's browser pages: a session cookie, not a bearer token (below)
@@ -57,9 +58,16 @@ OUTSIDER = "203.0.113.9"  # TEST-NET-3
 CLOUD_RUN_FRONT_END = "169.254.1.1"
 
 
+_LOGIN_SOURCES = (f"198.51.100.{n % 250 + 1}" for n in itertools.count())  # TEST-NET-2
+
+
 def send(tally, client, method: str, path: str, **kwargs):
+    if path == "/console/login" and "environ_base" not in kwargs:
+        # The console login pauses a source after 5 failures (tests/test_operator_surface_hardening.py):
+        # each attempt here comes from its own address, so what these tests see is the refusal itself.
+        kwargs["environ_base"] = {"REMOTE_ADDR": next(_LOGIN_SOURCES)}
     response = client.open(path, method=method, **kwargs)
-    html = path.startswith(("/auth/callback", CONSOLE))  # HTML by contract
+    html = path.startswith(("/auth/callback", "/auth/start", CONSOLE))  # HTML by contract
     tally.sent(response, webhook=(method, path) == ("POST", "/webhook"), json_expected=not html)
     return response
 
@@ -390,11 +398,9 @@ def test_the_console_compares_in_constant_time():
 
 
 def login_query(client) -> dict[str, str]:
-    """Start a login and follow Fyers's redirect: the callback's query (auth_code, state)."""
-    login_url = client.get("/auth-url", headers=admin_headers()).json["login_url"]
-    at_fyers = requests.get(login_url, allow_redirects=False, timeout=5)
-    assert at_fyers.status_code == 302
-    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(at_fyers.headers["Location"]).query))
+    """Start a login in this client's browser and follow Fyers's redirect: the callback's query (auth_code, state)."""
+    callback_path = at_fyers(client.get(path_of(login_link(client))))
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(callback_path).query))
 
 
 def callback(tally, client, query) -> object:
@@ -484,17 +490,17 @@ def test_a_second_state_parameter_does_not_smuggle_a_real_one(fyers_client, fake
 
 def test_an_expired_state_is_refused(fyers_client, fake_fyers, clock, tally):
     query = login_query(fyers_client)
-    clock.instant += timedelta(hours=4, seconds=1)  # login links last 4 hours
+    clock.instant += timedelta(minutes=15, seconds=1)  # login states last 15 minutes
     assert_login_failed(callback(tally, fyers_client, query))
     assert not logged_in(fyers_client) and fake_fyers.count("validate-authcode") == 0
     # Expired is also spent: coming back to the old clock does not revive it.
-    clock.instant -= timedelta(hours=4, seconds=1)
+    clock.instant -= timedelta(minutes=15, seconds=1)
     assert_login_failed(callback(tally, fyers_client, query))
 
 
-def test_a_state_just_inside_its_4_hours_is_accepted(fyers_client, fake_fyers, clock, tally):
+def test_a_state_just_inside_its_15_minutes_is_accepted(fyers_client, fake_fyers, clock, tally):
     query = login_query(fyers_client)
-    clock.instant += timedelta(hours=4) - timedelta(seconds=1)
+    clock.instant += timedelta(minutes=15) - timedelta(seconds=1)
     response = callback(tally, fyers_client, query)
     assert response.status_code == 200, response.get_data(as_text=True)
 
