@@ -31,7 +31,7 @@ ENV PORT=8080 \
     STATE_DIR=/tmp/bridge
 EXPOSE 8080
 # The server: gunicorn's asyncio (asgi) worker reads every request whole, headers and body, in its
-# event loop, then the Flask app runs on a pool of 32 threads (app/asgi.py): clients that send a
+# event loop, then the Flask app runs on a pool of 64 threads (app/asgi.py): clients that send a
 # byte at a time cost a coroutine each, not a thread, so they cannot hold alerts back
 # (tests/test_slow_clients.py). 32 threads as chosen in docs/benchmarks.md for gthread (20 alerts
 # at one bar close run in parallel and share their quote calls). `exec` makes gunicorn PID 1, so it

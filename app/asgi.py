@@ -21,9 +21,11 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Message, Receive, Send], Awaitable[None]]
 
-# As many alerts at once as gunicorn gthread's 32 threads ran (docs/benchmarks.md: 20 alerts at
-# one bar close share their quote calls only when each has a thread at once).
-APP_THREADS = 32
+# Every alert of a burst gets a thread at once (20 alerts at one bar close share their quote calls
+# only then), and so do the orders that wait after their answer for a rate-limit slot, each holding
+# its thread while it sleeps in the pacer: with 32, a 40-alert burst left 8 alerts queued for a
+# thread, answered after 3.6 s (docs/benchmarks.md). Waiting threads cost memory, not CPU.
+APP_THREADS = 64
 
 
 class BufferedBody:

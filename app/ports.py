@@ -9,14 +9,7 @@ from decimal import Decimal
 from typing import Any, Sequence
 
 from app.deadline import Deadline
-from app.domain.orders import (
-    BrokerOrder,
-    OrderRequest,
-    PlacedOrder,
-    Position,
-    PositionExit,
-    Priority,
-)
+from app.domain.orders import BrokerOrder, OrderRequest, PlacedOrder, Position, PositionExit, Priority
 
 
 class Broker(ABC):

@@ -1,6 +1,6 @@
 """The pacing baseline: today's app with the previous pacer (bench/baseline_pacer.py) plugged in.
 
-    gunicorn ... "bench.baseline_app:create_app()"
+    gunicorn ... "bench.baseline_app:create_app()"   (or --worker-class asgi "bench.baseline_app:create_asgi_app()")
 
 Built exactly like `app.create_app()`, except that `bootstrap` constructs the previous pacer
 where it constructs `Pacer`: the only difference between this process and the candidate is
@@ -39,3 +39,11 @@ class BaselinePacer(PreviousPacer):
 def create_app():
     app.bootstrap.Pacer = BaselinePacer  # bench-only, in the baseline's own process
     return bridge.create_app()
+
+
+def create_asgi_app():
+    """The same, behind the shipped server's front (app/asgi.py): only the pacer differs."""
+    import app.asgi
+
+    app.bootstrap.Pacer = BaselinePacer
+    return app.asgi.create_asgi_app()

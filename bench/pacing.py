@@ -18,12 +18,12 @@ from pathlib import Path
 
 from bench.fake import TimedFake
 from bench.scenarios import alert
-from bench.services import ADMIN, GTHREAD_32, Client, Server, ServiceProcess, _gunicorn, new_state_dir, service_env
+from bench.services import ADMIN, GUNICORN_ASGI, Client, Server, ServiceProcess, _gunicorn, new_state_dir, service_env
 
 BROKER_LATENCY = 0.15
 SIZES = (20, 40)
-BASELINE_PACER = Server("baseline-pacer", "baseline: previous pacer (booking, no margin), gunicorn gthread 32",
-                        _gunicorn("gthread", "bench.baseline_app:create_app()", threads=32), baseline=True)
+BASELINE_PACER = Server("baseline-pacer", "baseline: previous pacer (booking, no margin), gunicorn asgi + a2wsgi",
+                        _gunicorn("asgi", "bench.baseline_app:create_asgi_app()"), baseline=True)
 QUIET_SECONDS = 3.0  # no new call at the fake for this long: whatever was pending has been sent
 SETTLE_LIMIT = 30.0
 
@@ -68,7 +68,7 @@ class StrictBurst:
 def strict_bursts(workdir: Path, sizes: tuple[int, ...] = SIZES) -> dict[str, list[StrictBurst]]:
     """Every size against the candidate (the shipped server) and the previous pacer."""
     results: dict[str, list[StrictBurst]] = {}
-    for server in (GTHREAD_32, BASELINE_PACER):
+    for server in (GUNICORN_ASGI, BASELINE_PACER):
         results[server.key] = [strict_burst(server, workdir, size) for size in sizes]
     return results
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from bench.pacing import BROKER_LATENCY, StrictBurst
-from bench.services import GTHREAD_32
+from bench.services import GTHREAD_32, GUNICORN_ASGI
 from bench.storage import BASELINE_COMMIT, STORAGE_LATENCY
 
 OURS_P50_MS = 2.0
@@ -36,7 +36,7 @@ def summary(results) -> str:
     """Issue 16's targets, read on the shipped server."""
     if not results.strict or not results.gcs:
         return ""
-    new = _by_size(results, GTHREAD_32.key)
+    new = _by_size(results, GUNICORN_ASGI.key)
     old = _by_size(results, "baseline-pacer")
     rows = []
     for size, run in sorted(new.items()):
@@ -57,7 +57,7 @@ def summary(results) -> str:
     rows.append(("(f) GCS round trips before the order", "≤ 1 (the claim)",
                  f"{worst} at most, {_median(current.before_order)} median (before: {max(before.before_order)}, "
                  f"{_median(before.before_order)})", worst <= 1))
-    mem = results.overhead_memory.get(GTHREAD_32.key)
+    mem = results.overhead_memory.get(GUNICORN_ASGI.key)
     if mem:
         before_ok = results.overhead_before and set(results.overhead_before.statuses) == {"placed"}
         was = f" (before issue 16: {results.overhead_before.own_p50:.2f} ms)" if before_ok else ""
@@ -66,7 +66,8 @@ def summary(results) -> str:
     table = "\n".join(f"| {name} | {target} | {value} | {_mark(ok)} |" for name, target, value, ok in rows)
     return f"""## Summary: issue 16 (pacing under a strict limit, storage on the critical path)
 
-On {GTHREAD_32.label}, the shipped server; each baseline measured in this run.
+On {GUNICORN_ASGI.label}, the shipped server (the storage scenario on {GTHREAD_32.label},
+which the baseline commit can run); each baseline measured in this run.
 
 | measure | target | measured | |
 |---|---|---|---|
@@ -101,7 +102,7 @@ The fake Fyers in strict mode (`FakeFyers(latency={BROKER_LATENCY}, strict_rate_
 same as `python -m tests.fakes.fake_fyers --latency {BROKER_LATENCY} --strict-rate-limit`) answers
 429 to any request past 10 in any sliding second (and 200 in any sliding minute), counting
 refused requests too: the strictest reading of Fyers's limits. For each pacer and burst size:
-a fresh fake and a fresh service process ({GTHREAD_32.label}, default `FYERS_RATE_*` and
+a fresh fake and a fresh service process ({GUNICORN_ASGI.label}, default `FYERS_RATE_*` and
 `ALERT_DEADLINE_SECONDS`), logged in, one warm-up alert, 1.2 s of quiet, then the burst (a
 barrier releases one thread per alert, one connection each, distinct keys and contracts: NIFTY
 weekly from 25500 up, CE/PE). After the answers the bench waits until no request has reached
@@ -168,11 +169,11 @@ def _profile(results) -> str:
         f"| {'–' if ms is None else f'{ms:.2f}'} | {'–' if ms is None or not whole else f'{ms / whole:.0%}'} |"
         for label, ms in pieces.items()
     ]
-    a = results.overhead_memory.get(GTHREAD_32.key)
+    a = results.overhead_memory.get(GUNICORN_ASGI.key)
     before = results.overhead_before
     compare = ""
     if a and before:
-        compare = (f"\nOn {GTHREAD_32.label} with state in memory (from (a)): ours p50 {a.own_p50:.2f} ms, p99 "
+        compare = (f"\nOn {GUNICORN_ASGI.label} with state in memory (from (a)): ours p50 {a.own_p50:.2f} ms, p99 "
                    f"{a.own_p99:.2f} ms; the code of {BASELINE_COMMIT}, in the same turns: ours p50 "
                    f"{before.own_p50:.2f} ms, p99 {before.own_p99:.2f} ms (answers: "
                    f"{', '.join(f'{n} {s}' for s, n in Counter(before.statuses).most_common())}).\n")

@@ -69,8 +69,8 @@ SERIALIZED = Server("serialized", "baseline 1: uvicorn + asgiref WsgiToAsgi", _u
 SEQUENTIAL = Server("sequential", "baseline 2: no coalescing, quote + positions + order (gunicorn gthread)",
                     _gunicorn("gthread", "bench.sequential_app:create_app()"), baseline=True)
 # The Dockerfile's CMD since issue 17: gunicorn's asyncio worker reads whole requests (slow clients
-# cost a coroutine), then a2wsgi runs the app on 32 threads (app/asgi.py).
-GUNICORN_ASGI = Server("asgi32", "gunicorn asgi + a2wsgi (1 worker, 32 threads)",
+# cost a coroutine), then a2wsgi runs the app on 64 threads (app/asgi.py).
+GUNICORN_ASGI = Server("asgi64", "gunicorn asgi + a2wsgi (1 worker, 64 threads)",
                        _gunicorn("asgi", "app.asgi:create_asgi_app()"))
 CANDIDATES = (GTHREAD, GTHREAD_32, GEVENT, UVICORN_A2WSGI, GUNICORN_ASGI)
 ALL = (*CANDIDATES, SERIALIZED, SEQUENTIAL)
@@ -142,7 +142,8 @@ class Client:
             raise
         if not self.keep_alive or response.will_close:
             self.close()
-        return response.status, dict(response.getheaders()), data
+        # Header names as one case: the asgi worker sends them lowercase, gthread capitalised.
+        return response.status, {name.title(): value for name, value in response.getheaders()}, data
 
     def post_alert(self, alert: dict) -> Answer:
         payload = json.dumps(alert).encode()
@@ -204,11 +205,15 @@ class ServiceProcess:
         if status != 200:
             raise RuntimeError(f"/auth-url answered {status}: {data[:200]!r}")
         link = urllib.parse.urlsplit(json.loads(data)["login_url"])
-        status, headers, data = client.request("GET", f"{link.path}?{link.query}")
-        if status != 302:
-            raise RuntimeError(f"the login link answered {status}: {data[:200]!r}")
-        cookie = {"Cookie": headers["Set-Cookie"].split(";", 1)[0]}
-        login_url = urllib.parse.urlsplit(headers["Location"])
+        cookie = {}
+        if link.path.endswith("/auth/start"):
+            status, headers, data = client.request("GET", f"{link.path}?{link.query}")
+            if status != 302:
+                raise RuntimeError(f"the login link answered {status}: {data[:200]!r}")
+            cookie = {"Cookie": headers["Set-Cookie"].split(";", 1)[0]}
+            login_url = urllib.parse.urlsplit(headers["Location"])
+        else:  # a baseline from before issue 17: its login link is Fyers's own page
+            login_url = link
         fake = http.client.HTTPConnection(login_url.hostname, login_url.port, timeout=10)
         fake.request("GET", f"{login_url.path}?{login_url.query}")
         response = fake.getresponse()

@@ -23,12 +23,12 @@ from app.domain.contracts import IST
 from app.domain.errors import PacedOut
 from app.domain.orders import Priority
 
-# 5% of the interval between sends: at 10/s the spacing is 105 ms, so eleven consecutive sends
-# span at least 1.05 s and a strict 1 s window at Fyers sees at most 10 of them unless one
-# request's network latency exceeds another's by more than 50 ms (the jitter this absorbs; on
-# loopback it is under 1 ms, to Fyers a few ms). 10% cost a 20-alert burst its last order: 22
-# calls at 110 ms put it past the 2.5 s alert budget (docs/benchmarks.md).
-SPACING_MARGIN = 0.05
+# 10% of the interval between sends: at 10/s the spacing is 110 ms, so eleven consecutive sends
+# span at least 1.1 s and a strict 1 s window at Fyers sees at most 10 of them unless one
+# request's network latency exceeds another's by more than 100 ms (the jitter this absorbs).
+# 5% (50 ms) was tried: two loaded instances sharing one account then drew 429s from the strict
+# fake, and a 20-alert burst still had its 20th order answered 202 (then placed once) either way.
+SPACING_MARGIN = 0.10
 # Share of the per-minute budget kept for exits and look-ups: 20 of 200. Entries and their
 # quotes stop at 180 a minute; an exit or a look-up may still use the rest.
 MINUTE_HEADROOM = 0.10

@@ -16,15 +16,7 @@ from typing import Callable
 
 from app.deadline import Deadline
 from app.domain.errors import BrokerUnavailable, LoginRequired, OrderOutcomeUnknown, OrderRejected
-from app.domain.orders import (
-    BrokerOrder,
-    OrderRequest,
-    PlacedOrder,
-    Position,
-    PositionExit,
-    Priority,
-    slices_summary,
-)
+from app.domain.orders import BrokerOrder, OrderRequest, PlacedOrder, Position, PositionExit, Priority, slices_summary
 from app.ports import Broker
 from app.retry import RetryPolicy, call_with_retries
 
