@@ -13,8 +13,7 @@ import pytest
 
 from tests.concurrency import together
 from tests.conftest import seed_alert, send_alert
-from tests.service_process import ServiceProcess, fyers_env
-from tests.test_shared_state import login_through, post
+from tests.test_shared_state import login_through, post, two_processes
 
 STRIKES = [25500 + 50 * i for i in range(10)]
 
@@ -109,17 +108,7 @@ def test_a_429_pauses_sending_for_its_retry_after_then_halves_the_rate(fyers_bri
 
 @pytest.fixture
 def two_instances(tmp_path, fake_fyers, fake_gcs, gcs_bucket):
-    env = fyers_env(fake_fyers, GCS_BUCKET_NAME=gcs_bucket, STORAGE_EMULATOR_HOST=fake_gcs.url, FYERS_INSTANCES="2")
-    started = []
-    try:
-        for name in ("a", "b"):
-            folder = tmp_path / name
-            folder.mkdir()
-            started.append(ServiceProcess(env, folder).start())
-        yield started
-    finally:
-        for service in started:
-            service.stop()
+    yield from two_processes(tmp_path, fake_fyers, fake_gcs, gcs_bucket, FYERS_INSTANCES="2")
 
 
 @pytest.mark.timeout(90)

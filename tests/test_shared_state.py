@@ -17,14 +17,9 @@ from tests.service_process import ServiceProcess, fyers_env
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN}"}
 
 
-@pytest.fixture
-def instances(tmp_path, fake_fyers, fake_gcs, gcs_bucket):
-    env = fyers_env(
-        fake_fyers,
-        GCS_BUCKET_NAME=gcs_bucket,
-        STORAGE_EMULATOR_HOST=fake_gcs.url,
-        CLAIM_LEASE_SECONDS="3.5",
-    )
+def two_processes(tmp_path, fake_fyers, fake_gcs, gcs_bucket, **env):
+    """Two service processes on one fake-gcs bucket against one fake Fyers; stopped afterwards."""
+    env = fyers_env(fake_fyers, GCS_BUCKET_NAME=gcs_bucket, STORAGE_EMULATOR_HOST=fake_gcs.url, **env)
     started = []
     try:
         for name in ("a", "b"):
@@ -35,6 +30,11 @@ def instances(tmp_path, fake_fyers, fake_gcs, gcs_bucket):
     finally:
         for service in started:
             service.stop()
+
+
+@pytest.fixture
+def instances(tmp_path, fake_fyers, fake_gcs, gcs_bucket):
+    yield from two_processes(tmp_path, fake_fyers, fake_gcs, gcs_bucket, CLAIM_LEASE_SECONDS="3.5")
 
 
 def login_through(service: ServiceProcess) -> None:
