@@ -69,13 +69,12 @@ class TradingControls:
             return _pause(seen.data)
         return _pause(self._refreshing().result().data)
 
-    def refresh_switch(self, ahead: bool = False) -> Future | None:
-        """Start reading the switch when stale (`ahead`: half stale), so no gate waits on it; the read."""
+    def refresh_switch(self, ahead: bool = False) -> None:
+        """Start reading the switch when stale (`ahead`: half stale); `finish_reads` waits for it."""
         seen = self._switch
         age = self._monotonic() - seen.at if seen is not None else float("inf")
         if age >= (self.switch_ttl / 2 if ahead else self.switch_ttl):
-            return self._refreshing()
-        return None
+            self._refreshing()
 
     def finish_reads(self, timeout: float) -> None:
         """Wait (bounded) for a switch read under way, so none outlives the request that began it."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent import futures
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import partial
@@ -95,15 +94,14 @@ class Execution:
         results, failure, counted = self._place_all(plan.orders, legs)
         # After the order, beside the count's write: the next alert's gate finds the switch fresh.
         # Waited for below, so no read outlives the answer (Cloud Run throttles the CPU then).
-        switch_read = self.controls.refresh_switch(ahead=True)
+        self.controls.refresh_switch(ahead=True)
         if reservation is not None:
             reservation.keep(counted)  # the rest is given back when the alert closes
         elif limit is None and counted:
             # No limit to reserve against: count what was placed, after the orders left, so
             # "orders today" means the same with or without MAX_ORDERS_PER_DAY.
             self.controls.count_orders(counted)
-        if switch_read is not None:
-            futures.wait([switch_read], timeout=max(0.0, deadline.remaining()))
+        self.controls.finish_reads(deadline.remaining())
         then = partial(self._send_deferred, legs.deferred) if legs.deferred else None
         if not single:
             return replace(_combined(results, failure, alert_id), then=then)
