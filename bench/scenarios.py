@@ -62,8 +62,22 @@ def percentile(values: list[float], q: float) -> float:
 # ---------------------------------------------------------------------------------------- (a)
 
 
+class AnswerTimes:
+    """p50 and p99 of a run's `answer_ms`."""
+
+    answer_ms: list[float]
+
+    @property
+    def p50(self) -> float:
+        return percentile(self.answer_ms, 50)
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.answer_ms, 99)
+
+
 @dataclass
-class Overhead:
+class Overhead(AnswerTimes):
     """(a): sequential alerts at zero broker latency."""
 
     server: Server
@@ -73,14 +87,6 @@ class Overhead:
     statuses: Counter
     keep_alive: list[int]  # statuses of GET /health x4 on one keep-alive connection
     keep_alive_error: str | None  # the server's last logged error line when one of them failed
-
-    @property
-    def p50(self) -> float:
-        return percentile(self.answer_ms, 50)
-
-    @property
-    def p99(self) -> float:
-        return percentile(self.answer_ms, 99)
 
     @property
     def fake_p50(self) -> float:

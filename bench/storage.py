@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench.fake import TimedFake
 from bench.latency_proxy import LatencyProxy
-from bench.scenarios import alert, percentile
+from bench.scenarios import AnswerTimes, alert
 from bench.services import GTHREAD_32, ROOT, Client, ServiceProcess, new_state_dir, service_env
 
 BASELINE_COMMIT = "437fbbb"  # issue 15: the storage path issue 16 replaces
@@ -30,7 +30,7 @@ AFTER_ANSWER = 0.3  # seconds after an answer in which a late write still counts
 
 
 @dataclass
-class StorageRun:
+class StorageRun(AnswerTimes):
     """One code version's alerts: answer times and storage round trips per alert."""
 
     label: str
@@ -41,13 +41,6 @@ class StorageRun:
     statuses: dict[str, int] = field(default_factory=dict)
     trace: list[str] = field(default_factory=list)  # the first measured alert's requests, in order; "|" = order sent
 
-    @property
-    def p50(self) -> float:
-        return percentile(self.answer_ms, 50)
-
-    @property
-    def p99(self) -> float:
-        return percentile(self.answer_ms, 99)
 
 
 def export_baseline(workdir: Path, commit: str = BASELINE_COMMIT) -> Path:
