@@ -14,7 +14,20 @@ def create_app(settings=None, services=None) -> Flask:
     from app.bootstrap import bootstrap
     from app.logs import Redactor
     from app.settings import Settings
-    from app.web import auth, console, controls, errors, health, openapi, orders, queue, request_context, webhook
+    from app.web import (
+        auth,
+        console,
+        controls,
+        errors,
+        health,
+        openapi,
+        orders,
+        paper,
+        queue,
+        request_context,
+        trades,
+        webhook,
+    )
 
     if services is None:
         if settings is None:
@@ -41,6 +54,8 @@ def create_app(settings=None, services=None) -> Flask:
     app.register_blueprint(openapi.bp)
     app.register_blueprint(controls.bp)
     app.register_blueprint(queue.bp)
+    app.register_blueprint(paper.bp)
+    app.register_blueprint(trades.bp)
     console.init_app(app)
     return app
 

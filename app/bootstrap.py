@@ -16,6 +16,7 @@ from app.adapters.symbol_master import load_symbol_master
 from app.domain.calendar import TradingCalendar
 from app.domain.contracts import IST, SymbolMaster
 from app.domain.session import TradingSession
+from app.domain.trades import Protection
 from app.logs import Redactor, log_event
 from app.ports import Broker, Clock, Notifier, StateStore
 from app.services.alerts import AlertService
@@ -35,6 +36,10 @@ from app.services.reconcile import Reconciler
 from app.services.refusals import RefusalCounter
 from app.services.reporting import AlertReporter, report_rate_limited
 from app.services.tokens import TokenManager
+from app.services.trade_news import TradeNews
+from app.services.trade_report import TradeReport
+from app.services.trade_store import TradeStore
+from app.services.trades import TradeDesk
 from app.settings import KEY_HOW_TO, PAPER_DEFAULT_SECRET, ConfigError, Settings
 
 log = logging.getLogger(__name__)
@@ -60,6 +65,8 @@ class Services:
     controls: TradingControls
     queue: AlertQueue
     drain: QueueDrain
+    desk: TradeDesk  # follows each entry after its order: fills, protection, stop and target hits
+    report: TradeReport  # the bridge's positions with Fyers's P&L, and the day's summary
     # Cloud Scheduler's OIDC verifier (app/adapters/google_oidc.py); None: job endpoints take the admin token only.
     scheduler: Any = None
 
@@ -104,6 +111,13 @@ def bootstrap(
     redactor = redactor or Redactor(settings.secrets())
     if settings.broker == "paper" and settings.webhook_secret_token == PAPER_DEFAULT_SECRET:
         log.warning("WEBHOOK_SECRET_TOKEN is not set: the paper broker accepts the secret 'paper'")
+    if settings.protection == "none":
+        log_event(
+            log,
+            logging.WARNING,
+            "unprotected",
+            "PROTECTION=none: stop-losses and targets are only reported; nothing at the broker protects a position",
+        )
     if channels is None:
         channels = _channels(settings)
     notifications = Notifications(channels, redactor, clock, settings.notify_on)
@@ -126,14 +140,20 @@ def bootstrap(
     )
     reporter = AlertReporter(notifications, login.login_url if login else None, RefusalCounter(clock))
     rules = _alert_rules(settings)
-    execution = Execution(planner, ledger, placer, reconciler, controls, settings.rate_wait_seconds)
+    trades = TradeStore(store)
+    desk = TradeDesk(
+        trades, broker, TradeNews(journal, notifications), clock,
+        Protection(settings.protection), settings.protection_failure,
+    )
+    report = TradeReport(trades, broker, journal, notifications, clock, broker.rate_limited_today)
+    execution = Execution(planner, ledger, placer, reconciler, controls, desk, settings.rate_wait_seconds)
     alerts = AlertService(
         rules, Intake(rules, clock), execution, ledger, journal, reconciler, market, queue, reporter
     )
     drain = QueueDrain(queue, market, alerts.run_queued, settings.alert_deadline_seconds)
     return Services(
         settings, clock, store, broker, masters, journal, alerts, reconciler, login,
-        notifications, redactor, controls, queue, drain, scheduler=_scheduler(settings),
+        notifications, redactor, controls, queue, drain, desk, report, scheduler=_scheduler(settings),
     )
 
 

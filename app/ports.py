@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any, Sequence
 
 from app.deadline import Deadline
-from app.domain.orders import BrokerOrder, OrderRequest, PlacedOrder, Position, PositionExit, Priority
+from app.domain.orders import BrokerOrder, Fill, OrderRequest, PlacedOrder, Position, PositionExit, Priority
 
 
 class Broker(ABC):
@@ -55,6 +55,28 @@ class Broker(ABC):
         """Close one position with the broker's own exit call, its working legs cancelled first.
 
         Sent once: `OrderOutcomeUnknown` when it may have left; the position book settles it.
+        """
+
+    @abstractmethod
+    def order_book(self, deadline: Deadline, *, priority: Priority = Priority.LOOKUP) -> list[BrokerOrder]:
+        """Today's orders, one per broker order (each slice, each protection leg), oldest first."""
+
+    @abstractmethod
+    def order_by_id(
+        self, order_id: str, deadline: Deadline, *, priority: Priority = Priority.LOOKUP
+    ) -> BrokerOrder | None:
+        """One order as the book shows it now, or None when the book has no such id."""
+
+    @abstractmethod
+    def fills(self, deadline: Deadline, *, priority: Priority = Priority.LOOKUP) -> list[Fill]:
+        """Today's trades (the tradebook), oldest first."""
+
+    @abstractmethod
+    def cancel_order(self, order_id: str, deadline: Deadline, *, priority: Priority = Priority.EXIT) -> None:
+        """Cancel one working order, once.
+
+        `OrderRejected` when the broker refuses (it already filled or was cancelled);
+        `OrderOutcomeUnknown` when the request may have left: the book settles it.
         """
 
     @abstractmethod

@@ -69,7 +69,9 @@ class Settings:
     default_product_type: str = _setting(
         "DEFAULT_PRODUCT_TYPE", "INTRADAY", Env.choice, allowed=PRODUCT_TYPES, upper=True
     )
-    attach_sl_tp: bool = _setting("ATTACH_SL_TP", False, Env.flag)
+    # How an entry's stop-loss and target exist at the broker (docs/fyers.md, "Protection").
+    protection: str = _setting("PROTECTION", "legs", Env.choice, allowed=("legs", "orders", "none"))
+    protection_failure: str = _setting("PROTECTION_FAILURE", "notify", Env.choice, allowed=("notify", "exit"))
     strike_rounding: str = _setting("STRIKE_ROUNDING", "exact", Env.choice, allowed=("exact", "nearest"))
     invalid_levels: str = _setting("INVALID_LEVELS", "replace", Env.choice, allowed=("replace", "refuse"))
     require_short_for_buy: bool = _setting("REQUIRE_SHORT_FOR_BUY", False, Env.flag)

@@ -31,3 +31,24 @@ def test_the_documented_alert_budget_is_the_default():
 def test_the_documented_rate_wait_is_the_default():
     wait = Settings().rate_wait_seconds
     assert f"`RATE_WAIT_SECONDS` ({wait:g} s)" in (DOCS / "fyers.md").read_text(encoding="utf-8")
+
+
+def test_the_documented_postback_limits_are_the_code_s():
+    from app.services.trades import POSTBACK_READ_EVERY, POSTBACK_READS_PER_MINUTE
+    from app.web.trades import POSTBACK_BUDGET
+
+    text = (DOCS / "fyers.md").read_text(encoding="utf-8")
+    assert f"`POSTBACK_BUDGET` ({POSTBACK_BUDGET:g} s)" in text
+    assert f"`POSTBACK_READ_EVERY` ({POSTBACK_READ_EVERY:g} s)" in text
+    assert f"`POSTBACK_READS_PER_MINUTE` ({POSTBACK_READS_PER_MINUTE})" in text
+
+
+def test_the_documented_sync_job_fits_the_code():
+    from app.web.trades import SYNC_BUDGET
+
+    per_minute = Settings().fyers_rate_per_minute
+    deploy = (DOCS / "deploy.md").read_text(encoding="utf-8")
+    assert f"within {SYNC_BUDGET:g} s (`SYNC_BUDGET`)" in deploy
+    for doc in ("deploy.md", "fyers.md"):
+        words = " ".join((DOCS / doc).read_text(encoding="utf-8").split())  # sentences wrap anywhere
+        assert f"3 of the {per_minute} requests a minute" in words, doc

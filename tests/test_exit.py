@@ -110,7 +110,7 @@ def test_a_plain_opposite_order_for_a_cover_position_is_refused_by_the_fake(fyer
 
 
 def test_exit_flattens_a_contract_held_in_two_products(fyers, fake_fyers):
-    client, _ = fyers()
+    client, _ = fyers(protection="none")  # unprotected positions: an opposite market order each
     assert send_alert(client, seed_alert(productType="INTRADAY", idempotency_key="intraday")).status_code == 200
     assert send_alert(client, seed_alert(productType="MARGIN", idempotency_key="margin")).status_code == 200
     assert sorted((p["productType"], p["netQty"]) for p in fake_fyers.positions) == [("INTRADAY", 65), ("MARGIN", 65)]
@@ -129,7 +129,7 @@ def test_exit_flattens_a_contract_held_in_two_products(fyers, fake_fyers):
 
 
 def test_exit_of_a_contract_in_a_cover_and_an_intraday_row_uses_each_rows_way(fyers, fake_fyers):
-    client, _ = fyers()
+    client, _ = fyers(protection="none")
     assert send_alert(client, seed_alert(productType="CO", sl=None, tp=None, idempotency_key="co")).status_code == 200
     assert send_alert(client, seed_alert(productType="INTRADAY", idempotency_key="intraday")).status_code == 200
     response = send_alert(client, exit_alert("exit"))
@@ -146,13 +146,31 @@ def test_exit_of_a_contract_in_a_cover_and_an_intraday_row_uses_each_rows_way(fy
     assert again.json == response.json and len(exit_calls(fake_fyers)) == 1
 
 
+def test_exit_of_protected_positions_uses_the_exit_call_so_no_stop_outlives_them(fyers, fake_fyers):
+    client, _ = fyers()  # PROTECTION=legs, the default: each entry carries a working stop and target
+    assert send_alert(client, seed_alert(productType="INTRADAY", idempotency_key="intraday")).status_code == 200
+    assert send_alert(client, seed_alert(productType="MARGIN", idempotency_key="margin")).status_code == 200
+    assert sum(1 for leg in fake_fyers.child_legs if leg["status"] == 6) == 4
+    response = send_alert(client, exit_alert("exit"))
+    assert response.status_code == 200, response.json
+    assert sorted((leg["product_type"], leg["status"]) for leg in response.json["legs"]) == [
+        ("INTRADAY", "closed"),
+        ("MARGIN", "closed"),
+    ]
+    assert sorted(c["id"] for c in exit_calls(fake_fyers)) == [f"{CONTRACT}-INTRADAY", f"{CONTRACT}-MARGIN"]
+    assert all(c["pending_orders_cancel"] == 1 for c in exit_calls(fake_fyers))
+    # An opposite order would have left both stops working on a flat position: each would open a naked short.
+    assert [leg["status"] for leg in fake_fyers.child_legs] == [1, 1, 1, 1]
+    assert all(p["netQty"] == 0 for p in fake_fyers.positions)
+
+
 def test_paper_broker_exits_a_cover_position_with_one_counter_order(client, services, paper):
     assert send_alert(client, seed_alert(productType="CO", sl=None, tp=None, idempotency_key="open")).status_code == 200
     response = send_alert(client, exit_alert("exit", productType="CO"))
     assert response.status_code == 200 and response.json["status"] == "closed", response.json
     counter = paper.orders[-1]
     assert (counter.side, counter.qty, counter.product_type, counter.tag) == (Side.SELL, 65, "CO", None)
-    assert services.broker.positions(Deadline(1)) == []
+    assert [p for p in services.broker.positions(Deadline(1)) if p.net_qty] == []
 
 
 def test_a_dry_run_exit_of_a_cover_position_says_it_would_use_the_exit_call(client, services, paper):

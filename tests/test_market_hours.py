@@ -214,7 +214,8 @@ def test_at_1535_on_expiry_day_a_weekly_entry_and_an_exit_trade_that_days_contra
     assert entry.status_code == 200, entry.json
     assert (entry.json["symbol"], entry.json["expiry"]) == (TODAYS_WEEKLY, "2026-12-01")
     assert exit_.status_code == 200, exit_.json
-    assert TODAYS_WEEKLY in json.dumps(exit_.json) and exit_.json["status"] == "placed"
+    # The entry is protected (PROTECTION=legs): its exit is Fyers's exit-position call, "closed".
+    assert TODAYS_WEEKLY in json.dumps(exit_.json) and exit_.json["status"] == "closed"
 
 
 def test_at_1545_on_expiry_day_both_are_refused_as_closed(bridge_at, request):

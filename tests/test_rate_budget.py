@@ -32,7 +32,8 @@ def quoted(fake, since: int) -> set[str]:
 
 
 def orders_at_the_fake(fake, since: int = 0):
-    return [c for c in fake.calls[since:] if c.path == "orders/sync"]
+    """Orders and exit-position calls (a protected position's EXIT), in the order Fyers got them."""
+    return [c for c in fake.calls[since:] if c.path == "orders/sync" or (c.path, c.method) == ("positions", "DELETE")]
 
 
 @pytest.mark.timeout(60)
@@ -73,10 +74,10 @@ def test_an_exit_waits_behind_no_entry(fyers_bridge, logged_in, fake_fyers):
     burst.join(30)
     assert exit_answer.status_code == 200, exit_answer.json
     orders = orders_at_the_fake(fake_fyers, start)
-    [exit_index] = [i for i, c in enumerate(orders) if c.body["side"] == -1]
-    entries_after = [c for c in orders[exit_index + 1 :] if c.body["side"] == 1]
+    [exit_index] = [i for i, c in enumerate(orders) if c.path == "positions"]
+    entries_after = [c for c in orders[exit_index + 1 :] if c.path == "orders/sync" and c.body["side"] == 1]
     # Its reads and its order went ahead of the queued entries (FIFO booking put it after all of them).
-    assert len(entries_after) >= 3, [(c.body["side"], c.body["symbol"]) for c in orders]
+    assert len(entries_after) >= 3, [(c.path, c.body) for c in orders]
     assert len(entries_done) == 14
 
 

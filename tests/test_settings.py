@@ -52,7 +52,7 @@ def test_symbol_master_url_takes_several_sources_but_no_empty_one():
         ({"WEBHOOK_MAX_QTY": "0"}, "WEBHOOK_MAX_QTY"),
         ({"SL_PERCENT": "150"}, "SL_PERCENT"),
         ({"TP_PERCENT": "x"}, "TP_PERCENT"),
-        ({"ATTACH_SL_TP": "maybe"}, "ATTACH_SL_TP"),
+        ({"PROTECTION": "maybe"}, "PROTECTION"),
         ({"PORT": "99999"}, "PORT"),
         ({"DEFAULT_PRODUCT_TYPE": "CNC"}, "DEFAULT_PRODUCT_TYPE"),
         ({"FYERS_API_BASE_URL": "ftp://x"}, "FYERS_API_BASE_URL"),

@@ -111,12 +111,14 @@ def test_a_placed_alert_makes_one_round_trip_before_the_order_and_reads_nothing_
     before, after = store.around_order()
     if limit is None:
         assert _kinds(before) == [("create", "idempotency")]  # the claim, nothing else
-        assert _kinds(after) == [("replace", "limits"), ("create", "journal")]  # 2 writes: count, record+answer
+        # 3 writes: the count, the trade to follow (filed beside it), the record carrying the answer
+        assert sorted(_kinds(after)) == [("create", "journal"), ("create", "trades"), ("replace", "limits")]
     else:
         # The reservation is a compare-and-swap on the cached count, issued beside the claim.
         assert sorted(_kinds(before)) == [("create", "idempotency"), ("replace", "limits")]
         assert store.overlapped is True
-        assert _kinds(after) == [("create", "journal")]  # 1 write: the record carrying the answer
+        # 2 writes: the trade to follow, the record carrying the answer
+        assert sorted(_kinds(after)) == [("create", "journal"), ("create", "trades")]
     assert bridge.services.controls.orders_today() == 2
 
 
@@ -149,11 +151,11 @@ def test_on_gcs_one_request_before_the_order_and_no_reads_after(make_bridge, gcs
     before, after = store.around_order()
     if limit is None:
         assert _kinds(before) == [("create", "idempotency")]
-        assert _kinds(after) == [("replace", "limits"), ("create", "journal")]
+        assert sorted(_kinds(after)) == [("create", "journal"), ("create", "trades"), ("replace", "limits")]
     else:
         assert sorted(_kinds(before)) == [("create", "idempotency"), ("replace", "limits")]
         assert store.overlapped is True
-        assert _kinds(after) == [("create", "journal")]
+        assert sorted(_kinds(after)) == [("create", "journal"), ("create", "trades")]
     replay = send_alert(bridge.client, seed_alert(idempotency_key="counted"))
     assert replay.status_code == 200 and replay.json["order_id"] == bridge.paper.orders[-1].order_id
 

@@ -20,7 +20,7 @@ from typing import Sequence
 
 from app.deadline import Deadline
 from app.domain.errors import BrokerUnavailable
-from app.domain.orders import BrokerOrder, OrderRequest, PlacedOrder, Position, PositionExit, Priority
+from app.domain.orders import BrokerOrder, Fill, OrderRequest, PlacedOrder, Position, PositionExit, Priority
 from app.ports import Broker
 
 MAX_SYMBOLS = 50  # Fyers's quotes call takes at most 50 symbols
@@ -48,6 +48,11 @@ class CoalescingBroker(Broker):
         self._waiting: _Batch | None = None  # gathering for the next call
         self._positions_lock = threading.Lock()
         self._positions: tuple[float, list[Position]] | None = None
+
+    @property
+    def inner(self) -> Broker:
+        """The wrapped broker (the paper price control needs the paper broker itself)."""
+        return self._inner
 
     def quotes(
         self, symbols: Sequence[str], deadline: Deadline, *, priority: Priority = Priority.QUOTE
@@ -145,6 +150,27 @@ class CoalescingBroker(Broker):
     ) -> BrokerOrder | None:
         """Straight through."""
         return self._inner.find_order(order, since, deadline, priority=priority)
+
+    def order_book(self, deadline: Deadline, *, priority: Priority = Priority.LOOKUP) -> list[BrokerOrder]:
+        """Straight through."""
+        return self._inner.order_book(deadline, priority=priority)
+
+    def order_by_id(
+        self, order_id: str, deadline: Deadline, *, priority: Priority = Priority.LOOKUP
+    ) -> BrokerOrder | None:
+        """Straight through."""
+        return self._inner.order_by_id(order_id, deadline, priority=priority)
+
+    def fills(self, deadline: Deadline, *, priority: Priority = Priority.LOOKUP) -> list[Fill]:
+        """Straight through."""
+        return self._inner.fills(deadline, priority=priority)
+
+    def cancel_order(self, order_id: str, deadline: Deadline, *, priority: Priority = Priority.EXIT) -> None:
+        """Straight through; the positions book is stale afterwards."""
+        try:
+            self._inner.cancel_order(order_id, deadline, priority=priority)
+        finally:
+            self.forget_positions()
 
     def readiness(self) -> tuple[bool, str]:
         """Straight through."""

@@ -1,4 +1,4 @@
-"""Reading Fyers's answers: which codes settle an order, which leave it open, and the book's rows.
+"""Reading Fyers's answers: which codes settle an order, which leave it open, what the market says.
 
 Pure functions over the SDK's dicts (already copied) and the wire record: nothing here calls
 Fyers. FyersBroker turns what they read into domain results or domain errors.
@@ -6,14 +6,11 @@ Fyers. FyersBroker turns what they read into domain results or domain errors.
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from app.adapters.fyers_http import Exchange
-from app.domain.contracts import IST
-from app.domain.orders import BrokerOrder, OrderRequest, Position, Side, SliceResult
+from app.domain.orders import SliceResult
 
 TOKEN_ERROR_CODES = frozenset({-8, -15, -16, -17})
 RATE_LIMIT_CODES = frozenset({-429, -353})
@@ -39,7 +36,6 @@ SDK_NO_ANSWER_CODES: dict[int, str] = {
 # The same SDK functions put the HTTP status itself in `code` (message "Bad request") when an
 # answer came whose body was not JSON, e.g. a gateway's 502/504 page: `outcome_open` checks
 # the body on the wire, so such a code is never read as Fyers's.
-ORDER_STATUS = {1: "cancelled", 2: "traded", 4: "transit", 5: "rejected", 6: "pending", 7: "expired"}
 # Answers to the exit-position call (DELETE /positions), from the reference's Exit Position
 # section and DESIGN §2: 200 closed, 201 counter order placed but not filled, -352 nothing open.
 POSITION_CLOSED = 200
@@ -54,7 +50,6 @@ MARKET_CLOSED_STATUSES = frozenset(
 )
 # The reference's sample marketStatus answer carries `code` 200 and no top-level `s`.
 MARKET_STATUS_OK = frozenset({200})
-_CHILD_LEG_ID = re.compile(r"-BO-\d+$")
 
 
 def prices_of(body: dict[str, Any]) -> dict[str, Decimal]:
@@ -68,14 +63,6 @@ def prices_of(body: dict[str, Any]) -> dict[str, Decimal]:
             except (InvalidOperation, KeyError):
                 continue
     return prices
-
-
-def positions_of(body: dict[str, Any]) -> list[Position]:
-    """The net positions in a positions answer."""
-    return [
-        Position(row["symbol"], int(row.get("netQty", 0)), row.get("productType", ""))
-        for row in body.get("netPositions") or []
-    ]
 
 
 def outcome_open(body: dict[str, Any] | None, exchange: Exchange) -> str | None:
@@ -117,44 +104,6 @@ def slice_result(entry: Any) -> SliceResult:
     return SliceResult(order_id, None, "transit", message)
 
 
-def rows_of_order(body: dict[str, Any], order: OrderRequest, since: datetime) -> list[dict[str, Any]]:
-    """The order's rows in an order-book answer: by tag, or for tagless CO/BO by contract, side, qty and time.
-
-    CO/BO child legs (their stop-loss and target orders) are never taken for an order; a
-    sliced order is found with every one of its slices.
-    """
-    earliest = since.astimezone(IST).replace(tzinfo=None) - timedelta(seconds=5)
-    rows = []
-    for row in body.get("orderBook") or []:
-        if _child_leg(row):
-            continue
-        if order.tag:
-            if str(row.get("orderTag", "")).split(":", 1)[-1] != order.tag:
-                continue
-        elif not _same_order(row, order, earliest):
-            continue
-        rows.append(row)
-        if not (order.slice and order.tag):
-            break  # a tagless slice cannot be told from another order: the first match
-    return rows
-
-
-def book_order(rows: list[dict[str, Any]], order: OrderRequest) -> BrokerOrder:
-    """The order as the book shows it (its first row), with every slice when it was sliced."""
-    row = rows[0]
-    return BrokerOrder(
-        order_id=str(row.get("id")),
-        symbol=row.get("symbol", ""),
-        qty=int(row.get("qty", 0)),
-        side=Side(int(row.get("side", 1))),
-        product_type=row.get("productType", ""),
-        tag=order.tag,
-        status=_book_status(row),
-        message=str(row.get("message", ""))[:300],
-        slices=tuple(_book_slice(r) for r in rows) if order.slice and order.tag else (),
-    )
-
-
 def nse_fno_open(rows: Any) -> bool | None:
     """The normal market of NSE F&O in a marketStatus list: open, closed, or None if not said."""
     for row in rows if isinstance(rows, list) else []:
@@ -177,39 +126,9 @@ def describe(exchange: Exchange) -> str:
     return f"HTTP {exchange.status}" if exchange.status else "no answer"
 
 
-def _same_order(row: dict[str, Any], order: OrderRequest, earliest: datetime) -> bool:
-    if (
-        row.get("symbol") != order.symbol
-        or int(row.get("qty", 0)) != order.qty
-        or int(row.get("side", 0)) != int(order.side)
-        or row.get("productType") != order.product_type
-    ):
-        return False
-    try:
-        placed = datetime.strptime(str(row.get("orderDateTime")), "%d-%b-%Y %H:%M:%S")
-    except ValueError:
-        return True  # no readable time: the contract, side, qty and product decide
-    return placed >= earliest
-
-
 def _json_answer(exchange: Exchange) -> bool:
     try:
         exchange.response.json()
     except ValueError:
         return False
     return True
-
-
-def _child_leg(row: dict[str, Any]) -> bool:
-    """A CO/BO stop-loss or target leg Fyers opened itself (`parentId`, id `...-BO-2`/`-BO-3`)."""
-    return bool(row.get("parentId")) or bool(_CHILD_LEG_ID.search(str(row.get("id", ""))))
-
-
-def _book_status(row: dict[str, Any]) -> str:
-    return ORDER_STATUS.get(row.get("status"), "unknown")
-
-
-def _book_slice(row: dict[str, Any]) -> SliceResult:
-    return SliceResult(
-        str(row.get("id")), int(row.get("qty", 0)), _book_status(row), str(row.get("message", ""))[:300]
-    )

@@ -19,22 +19,21 @@ from app.adapters.fyers_answers import (
     MARKET_STATUS_OK,
     NOTHING_TO_EXIT,
     POSITION_CLOSED,
-    book_order,
     nse_fno_open,
     outcome_open,
-    positions_of,
     prices_of,
     refused,
-    rows_of_order,
     slice_result,
 )
 from app.adapters.fyers_http import Exchange
+from app.adapters.fyers_orders import book_order, fills_of, order_payload, orders_of, positions_of, rows_of_order
 from app.adapters.fyers_sdk import FyersClient
 from app.adapters.pacer import Pacer
 from app.deadline import Deadline
 from app.domain.errors import BrokerUnavailable, LoginRequired, OrderOutcomeUnknown, OrderRejected, PacedOut
 from app.domain.orders import (
     BrokerOrder,
+    Fill,
     OrderRequest,
     PlacedOrder,
     Position,
@@ -53,6 +52,7 @@ MARKET_STATUS_TTL = 30.0  # seconds a market-status answer (or the lack of one) 
 # Backoff 50, 100, 200 ms with jitter; 100 ms of the deadline stay for the caller.
 READS = RetryPolicy(attempts=4, first_delay=0.05, reserve=0.1)
 ONE_READ = replace(READS, attempts=1)
+INVALID_ORDER_ID = -51  # the order book's answer to `?id=` for an id it does not hold
 
 
 class FyersBroker(Broker):
@@ -88,12 +88,10 @@ class FyersBroker(Broker):
         """Net positions of the day."""
         return positions_of(self._read("positions", None, deadline, priority=priority))
 
-    def place_order(
-        self, order: OrderRequest, deadline: Deadline, *, priority: Priority | None = None
-    ) -> PlacedOrder:
+    def place_order(self, order: OrderRequest, deadline: Deadline, *, priority: Priority | None = None) -> PlacedOrder:
         """Send one order once; BrokerUnavailable only when it certainly did not leave."""
         body, exchange = self._send(
-            "place_order", _order_payload(order), deadline, "the order", priority or order.priority
+            "place_order", order_payload(order), deadline, "the order", priority or order.priority
         )
         open_because = outcome_open(body, exchange)
         if open_because or body is None:
@@ -138,10 +136,7 @@ class FyersBroker(Broker):
         except (BrokerUnavailable, LoginRequired):
             return slices  # the quantities stay unknown; ids and outcomes are what matter
         quantities = {str(row.get("id")): row.get("qty") for row in body.get("orderBook") or []}
-        return [
-            replace(s, qty=int(quantities[s.order_id])) if s.order_id in quantities else s
-            for s in slices
-        ]
+        return [replace(s, qty=int(quantities[s.order_id])) if s.order_id in quantities else s for s in slices]
 
     def find_order(
         self, order: OrderRequest, since: datetime, deadline: Deadline, *, priority: Priority | None = None
@@ -182,6 +177,38 @@ class FyersBroker(Broker):
         if refused(body):
             raise OrderRejected(f"Fyers refused to exit {position.position_id}: {message}", broker_code=code)
         raise OrderOutcomeUnknown(f"Fyers gave an unclear answer to the exit (code {code})")
+
+    def order_book(self, deadline: Deadline, *, priority: Priority = Priority.LOOKUP) -> list[BrokerOrder]:
+        """Today's orders (GET /orders, the whole book), oldest first."""
+        return orders_of(self._read("orderbook", None, deadline, priority=priority))
+
+    def order_by_id(
+        self, order_id: str, deadline: Deadline, *, priority: Priority = Priority.LOOKUP
+    ) -> BrokerOrder | None:
+        """One order by its id (GET /orders?id=); None when Fyers has no such id (code -51) or no row."""
+        # Not the SDK's get_orders(): it reads the whole book and raises KeyError on an error answer.
+        body = self._read("orderbook", {"id": order_id}, deadline, tolerate_codes={INVALID_ORDER_ID}, priority=priority)
+        if body.get("s") != "ok":
+            return None
+        # Only the row with that id counts, whatever else the filter lets through.
+        return next((order for order in orders_of(body) if order.order_id == order_id), None)
+
+    def fills(self, deadline: Deadline, *, priority: Priority = Priority.LOOKUP) -> list[Fill]:
+        """Today's trades (GET /tradebook; the SDK sends no filter), oldest first."""
+        return fills_of(self._read("tradebook", None, deadline, priority=priority))
+
+    def cancel_order(self, order_id: str, deadline: Deadline, *, priority: Priority = Priority.EXIT) -> None:
+        """Cancel one working order (DELETE /orders/sync), sent once; Fyers's refusal is OrderRejected."""
+        body, exchange = self._send("cancel_order", {"id": order_id}, deadline, "the cancel", priority)
+        open_because = outcome_open(body, exchange)
+        if open_because or body is None:
+            raise OrderOutcomeUnknown(f"cancel of {order_id}: {open_because or 'no answer'}")
+        if body.get("s") == "ok":
+            return  # code 1103, "Successfully cancelled order"
+        message = str(body.get("message", ""))[:300]
+        if refused(body):
+            raise OrderRejected(f"Fyers refused to cancel {order_id}: {message}", broker_code=body["code"])
+        raise OrderOutcomeUnknown(f"Fyers gave an unclear answer to the cancel of {order_id} (code {body.get('code')})")
 
     def _send(
         self, method: str, request: dict[str, Any], deadline: Deadline, subject: str, priority: Priority
@@ -252,27 +279,3 @@ class FyersBroker(Broker):
     def close(self) -> None:
         """Release the HTTP session."""
         self._fyers.close()
-
-
-def _order_payload(order: OrderRequest) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "symbol": order.symbol,
-        "qty": order.qty,
-        "type": order.order_type,
-        "side": int(order.side),
-        "productType": order.product_type,
-        "limitPrice": 0,
-        "stopPrice": 0,
-        "validity": "DAY",
-        "disclosedQty": 0,
-        "offlineOrder": order.amo,
-        "stopLoss": float(order.stop_loss_points or 0),
-        "takeProfit": float(order.take_profit_points or 0),
-    }
-    if order.tag:
-        payload["orderTag"] = order.tag
-    if order.slice:
-        payload["isSliceOrder"] = True
-    if order.product_type not in ("CO", "BO") and order.stop_loss_points:
-        payload["legType"] = 1  # SL/TP attached to an INTRADAY/MARGIN order, in points
-    return payload

@@ -27,7 +27,9 @@ class Priority(IntEnum):
     WAITING = 4
 
 
+LIMIT = 1  # Fyers order type 1: limit order
 MARKET = 2  # Fyers order type 2: market order
+STOP_MARKET = 3  # Fyers order type 3: stop order (SL-M), at market once the stop price trades
 TAGLESS_PRODUCTS = frozenset({"CO", "BO"})  # Fyers refuses orderTag on cover and bracket orders
 # A cover or bracket position is closed by the broker's exit-position call: a plain opposite
 # order is refused (a CO order needs a stop loss) and would leave the position's legs working.
@@ -36,7 +38,11 @@ EXIT_BY_BROKER = frozenset({"CO", "BO"})
 
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
-    """One market order to place; prices are points for CO/BO as Fyers wants them."""
+    """One order to place: at market unless `order_type` says limit or stop.
+
+    `stop_loss_points` / `take_profit_points` are distances from the fill, as Fyers wants them:
+    a CO/BO's legs, or the TP/SL legs (`legType` 1) of an INTRADAY/MARGIN order.
+    """
 
     symbol: str
     qty: int
@@ -50,6 +56,8 @@ class OrderRequest:
     amo: bool = False  # an after-market order (offlineOrder), placed while the market is closed
     closing: bool = False  # closes a position (an EXIT): sent, and looked up, ahead of entries
     waiting: bool = False  # answered 202 already, sent when a slot is spare (Priority.WAITING)
+    limit_price: Decimal | None = None  # a limit order's price (a target order)
+    stop_price: Decimal | None = None  # a stop order's trigger (a protective SL-M order)
 
     @property
     def priority(self) -> Priority:
@@ -121,6 +129,33 @@ class BrokerOrder:
     status: str  # traded, pending, transit, rejected, cancelled, expired
     message: str = ""
     slices: tuple[SliceResult, ...] = ()  # every slice in the book, for a sliced order
+    filled_qty: int = 0
+    traded_price: Decimal | None = None  # the average fill price, once something filled
+    parent_id: str | None = None  # a protection leg's entry order (or position id)
+    order_type: int = MARKET
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    stop_loss_points: Decimal | None = None  # TP/SL legs the order carries (points from the fill)
+    take_profit_points: Decimal | None = None
+
+    @property
+    def working(self) -> bool:
+        """Still at the exchange, able to fill: pending or in transit."""
+        return self.status in ("pending", "transit")
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One trade in the broker's tradebook: part or all of an order, at one price."""
+
+    order_id: str
+    symbol: str
+    side: Side
+    qty: int
+    price: Decimal
+    product_type: str
+    tag: str | None = None
+    trade_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +165,13 @@ class Position:
     symbol: str
     net_qty: int
     product_type: str
+    # The broker's own figures, in rupees (None where the broker gave none).
+    realized: Decimal | None = None
+    unrealized: Decimal | None = None
+    pl: Decimal | None = None
+    ltp: Decimal | None = None
+    buy_avg: Decimal | None = None
+    sell_avg: Decimal | None = None
 
     @property
     def position_id(self) -> str:
@@ -170,6 +212,9 @@ def order_as_dict(order: OrderRequest) -> dict:
         "slice": order.slice,
         "amo": order.amo,
     }
+    for name in ("limit_price", "stop_price"):
+        if getattr(order, name) is not None:
+            stored[name] = str(getattr(order, name))
     if order.closing:
         stored["closing"] = True
     return stored
@@ -189,4 +234,6 @@ def order_from_dict(data: dict) -> OrderRequest:
         slice=bool(data.get("slice", False)),
         amo=bool(data.get("amo", False)),
         closing=bool(data.get("closing", False)),
+        limit_price=Decimal(data["limit_price"]) if data.get("limit_price") else None,
+        stop_price=Decimal(data["stop_price"]) if data.get("stop_price") else None,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import partial
@@ -18,6 +19,7 @@ from app.services.planning import OrderPlanner, PlannedOrder
 from app.services.reconcile import Reconciler
 from app.services.record import STANDING, AlertRecord, AlertResult, Outcome
 from app.services.rendering import decision, exit_decision, leg_summary, order_body
+from app.services.trades import TradeDesk
 
 # A leg that counts against MAX_ORDERS_PER_DAY: an order the broker holds (a part-rejected
 # sliced order gives its reservation back).
@@ -33,6 +35,7 @@ class Execution:
     placer: OrderPlacer
     reconciler: Reconciler
     controls: TradingControls
+    trades: TradeDesk  # follows each entry after its order: fills, protection, exits
     rate_wait_seconds: float = 10.0  # how long past the answer an order may wait for a rate slot
 
     def prepare(self, message: AlertMessage) -> Reservation | None:
@@ -102,6 +105,7 @@ class Execution:
             # "orders today" means the same with or without MAX_ORDERS_PER_DAY.
             self.controls.count_orders(counted)
         self.controls.finish_reads(deadline.remaining())
+        self.trades.filed(legs.filings, deadline.remaining())
         then = partial(self._send_deferred, legs.deferred) if legs.deferred else None
         if not single:
             return replace(_combined(results, failure, alert_id), then=then)
@@ -160,6 +164,7 @@ class Execution:
             return self._defer(planned, index, legs, claim, request, since)
         except OrderOutcomeUnknown as unknown:
             body = order_body(planned, request, None, "pending", unknown.message, legs.alert_id)
+            self._follow(planned, request, legs, body)
             pending_id = legs.alert_id if legs.single else f"{legs.alert_id}-{index}"
             self.reconciler.record(pending_id, claim.key, request, since, body)
             legs.record.broker_answer({"message": unknown.message})
@@ -171,6 +176,7 @@ class Execution:
             raise
         status = Outcome.PARTIAL if placed.partly_rejected else Outcome.PLACED
         body = order_body(planned, request, placed.order_id, status.value, placed.message, legs.alert_id)
+        self._follow(planned, request, legs, body)
         broker: dict[str, Any] = {"order_id": placed.order_id, "message": placed.message}
         if placed.slices:
             body["slices"] = broker["slices"] = [s.as_dict() for s in placed.slices]
@@ -187,6 +193,7 @@ class Execution:
         )
         body = order_body(planned, request, None, "pending", message, legs.alert_id)
         body["waiting_for_rate_limit"] = True
+        self._follow(planned, request, legs, body)
         pending_id = legs.alert_id if legs.single else f"{legs.alert_id}-{index}"
         self.reconciler.record(pending_id, claim.key, request, since, body)
         legs.deferred.append((pending_id, request))
@@ -223,6 +230,17 @@ class Execution:
         legs.record.broker_answer({"exit_position": position_id, "status": result.status, "message": result.message})
         return self._leg_done(legs, claim, AlertResult(Outcome(result.status), body))
 
+    def _follow(self, planned: PlannedOrder, request: OrderRequest, legs: _Legs, body: dict[str, Any]) -> None:
+        """An entry that stands (or may): filed to be followed, and the answer says what protects it."""
+        if planned.closing:
+            return
+        filing = self.trades.file(legs.alert_id, legs.message.strategy, request, planned.exits)
+        if filing is not None:
+            legs.filings.append(filing)
+        protection = self.trades.summary(request, planned.exits)
+        body["protection"] = protection
+        legs.record.decisions[-1]["protection"] = protection["mode"]
+
     def _leg_done(self, legs: _Legs, claim: Claim, result: AlertResult) -> dict[str, Any]:
         """A leg of several keeps its own answer under its key; a single order is settled with the alert."""
         if not legs.single:
@@ -234,11 +252,9 @@ class Execution:
         if not legs.single:
             self.ledger.settle(claim, AlertResult.refused(error), legs.record.order_attempted)
 
-    def _request(
-        self, planned: PlannedOrder, tag_seed: str, strategy: str | None, amo: bool = False
-    ) -> OrderRequest:
+    def _request(self, planned: PlannedOrder, tag_seed: str, strategy: str | None, amo: bool = False) -> OrderRequest:
         return planned.request(
-            tag_seed, strategy, self.planner.rules.attach_sl_tp, self.planner.freeze_qty(planned), amo
+            tag_seed, strategy, self.planner.rules.protection == "legs", self.planner.freeze_qty(planned), amo
         )
 
 
@@ -254,6 +270,7 @@ class _Legs:
     claim: Claim  # the alert's own claim; each leg of several claims `<key>#<index>`
     amo: bool
     deferred: list[tuple[str, OrderRequest]] = field(default_factory=list)  # (pending id, order) waiting for a slot
+    filings: list[Future] = field(default_factory=list)  # trades being filed to be followed, waited for
 
 
 def _entries(message: AlertMessage) -> int:

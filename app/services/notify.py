@@ -15,7 +15,17 @@ from app.ports import Clock, Notification, Notifier
 log = logging.getLogger(__name__)
 
 FAILURE_KINDS = frozenset(
-    {"order_failed", "order_pending", "legs_partial", "login_required", "token_refresh_error", "rate_limited"}
+    {
+        "order_failed",
+        "order_pending",
+        "legs_partial",
+        "login_required",
+        "token_refresh_error",
+        "rate_limited",
+        "rejected_by_exchange",  # an accepted order the exchange rejected later
+        "protection_failed",  # a position with no stop-loss at the broker
+        "day_summary",  # asked for by a Scheduler job: the day's one summary
+    }
 )
 # A queued alert ends long after TradingView was answered "queued", and often before the
 # trader is watching: its end is the only word the trader gets, so it goes whatever NOTIFY_ON says.

@@ -31,7 +31,7 @@ class RiskRules:
     max_lots: int
     sl_percent: Decimal
     tp_percent: Decimal
-    attach_sl_tp: bool
+    protection: str  # PROTECTION: legs, orders or none
     require_short_for_buy: bool = False
     max_orders_per_day: int | None = None
     max_open_lots: int | None = None
@@ -56,22 +56,29 @@ class PlannedOrder:
     closing: bool = False  # an EXIT order: never gated, never opens a position
     position: Position | None = None  # the position row an EXIT closes
 
+    broker_exit: bool = False  # PROTECTION on: an EXIT closes with the broker's exit call (legs cancelled first)
+
     @property
     def exits_by_broker(self) -> bool:
-        """Whether this EXIT closes a CO/BO position with the broker's exit call, not an order."""
-        return self.closing and self.product_type in EXIT_BY_BROKER
+        """Whether this EXIT closes its position with the broker's exit call, not an opposite order.
+
+        A CO/BO position must (a plain order is refused); a protected one should: the exit call
+        cancels the position's working stop and target first, where an opposite order would
+        leave a stop working on a flat position, to open a naked one when it triggers.
+        """
+        return self.closing and (self.product_type in EXIT_BY_BROKER or self.broker_exit)
 
     def request(
         self,
         tag_seed: str,
         strategy: str | None,
-        attach_sl_tp: bool,
+        legs: bool,
         freeze_qty: int | None,
         amo: bool = False,
     ) -> OrderRequest:
         """The broker order, tagged from `tag_seed` (the claim of its key) and the strategy."""
         bracket = self.product_type in TAGLESS_PRODUCTS
-        send_exits = self.exits is not None and (bracket or attach_sl_tp)
+        send_exits = self.exits is not None and (bracket or legs) and not self.closing
         return OrderRequest(
             symbol=self.symbol,
             qty=self.qty,
@@ -254,7 +261,8 @@ class OrderPlanner:
                 side = Side.SELL if position.net_qty > 0 else Side.BUY
                 orders.append(
                     PlannedOrder(index, leg, contract, position.symbol, abs(position.net_qty), side,
-                                 position.product_type or leg.product_type, closing=True, position=position)
+                                 position.product_type or leg.product_type, closing=True, position=position,
+                                 broker_exit=self.rules.protection != "none")
                 )
         return orders, nothing
 

@@ -27,6 +27,17 @@ class Outcome(StrEnum):
     RECONCILED = "reconciled"
     RECONCILED_PARTIAL = "reconciled_partial"
     NOT_PLACED = "not_placed"  # the book never showed a pending order: it was not sent again
+    # What became of a placed entry afterwards (app/domain/trades.py Event: the same words).
+    FILLED = "filled"
+    PARTIALLY_FILLED = "partially_filled"
+    REJECTED_BY_EXCHANGE = "rejected_by_exchange"
+    ORDER_CANCELLED = "order_cancelled"
+    ORDER_EXPIRED = "order_expired"
+    PROTECTED = "protected"
+    PROTECTION_FAILED = "protection_failed"
+    STOP_HIT = "stop_hit"
+    TARGET_HIT = "target_hit"
+    PROTECTION_CANCELLED = "protection_cancelled"
     # A refusal or failure is journalled under its error's code.
     ERROR = "error"
     INVALID = "invalid"
@@ -110,6 +121,7 @@ class AlertRecord:
     outcome: Outcome | None = None
     status: int | None = None
     latency_ms: float | None = None
+    trade: dict[str, Any] | None = None  # a trade's event after the order: fill, hit, protection
 
     def broker_answer(self, answer: dict[str, Any]) -> None:
         """Add one order's broker answer."""

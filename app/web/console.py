@@ -20,11 +20,13 @@ from flask import Blueprint, Flask, abort, redirect, render_template, request, s
 
 from app.deadline import Deadline
 from app.domain.contracts import IST
+from app.domain.errors import BridgeError
 from app.logs import log_event
 from app.security import same_secret
 from app.web import console_security
 from app.web.orders import page_arguments
 from app.web.responses import services
+from app.web.trades import SYNC_BUDGET
 
 bp = Blueprint("console", __name__, template_folder="templates")
 bp.after_request(console_security.protect)  # every console answer: uncacheable, unframeable
@@ -109,6 +111,10 @@ def index():
     market = bridge.alerts.market.state(Deadline(1.0))
     limit, before = page_arguments(request.args, CONSOLE_PAGE_SIZE)
     page = bridge.journal.page(now.date(), limit, before)
+    try:  # one positions read (the broker's rate budget): the page still shows when it fails
+        positions = bridge.report.positions(Deadline(1.5))
+    except BridgeError as error:
+        positions = {"positions": [], "unavailable": error.message}
     return render_template(
         "console/index.html",
         now=now,
@@ -126,6 +132,7 @@ def index():
         older=page.next,
         paged=before is not None,
         notifications=bridge.notifications.recent()[:20],
+        positions=positions,
         csrf=session.get("csrf"),
         logged_in=request.args.get("logged_in") == "1",
     )
@@ -148,6 +155,17 @@ def pause():
     reason = (request.form.get("reason") or "paused from the console")[:200]
     services().controls.pause(reason)
     log_event(log, logging.WARNING, "trading_paused", f"trading paused from the console: {reason}")
+    return redirect(url_for("console.index"), code=303)
+
+
+@bp.post("/console/sync")
+def sync_now():
+    """Bring fills, stops and targets up to date now, as the Scheduler's sweep does each minute."""
+    _require_session(check_csrf=True)
+    try:
+        services().desk.sync(Deadline(SYNC_BUDGET))
+    except BridgeError as error:
+        log_event(log, logging.WARNING, "sync_failed", f"sync from the console failed: {error.message}")
     return redirect(url_for("console.index"), code=303)
 
 

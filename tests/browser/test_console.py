@@ -12,10 +12,12 @@ import pathlib
 import shutil
 import socket
 import threading
+import time
 
 import pytest
 import requests
 
+from app.adapters.coalescing import POSITIONS_FRESH_FOR
 from tests.conftest import ADMIN, APP_ID, APP_SECRET, PIN, fyers_settings_for, seed_alert
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -158,3 +160,17 @@ def test_4_forms_without_the_csrf_token_are_refused(stack):
     assert forged.status_code == 403
     anonymous = requests.post(f"{base}/console/pause", data={}, allow_redirects=False, timeout=10)
     assert anonymous.status_code == 401
+
+
+def test_5_positions_show_their_protection_and_a_stop_hit_after_check_now(stack, page):
+    base, fake, _ = stack
+    page.goto(f"{base}/console")
+    assert page.locator(".position-row").count() == 1  # both entries are in one contract
+    assert "legs: stop" in page.inner_text("#positions")
+    stop = next(r for r in fake.child_legs if r["type"] == 3 and r["status"] == 6)
+    fake.set_ltp(stop["symbol"], stop["stopPrice"] - 1)
+    time.sleep(POSITIONS_FRESH_FOR)  # the page's own positions read is shared that long
+    page.click("#sync")
+    assert "stop_hit" in page.inner_text("#journal") and "STOP HIT" in page.inner_text("#journal")
+    assert "-" in page.inner_text("#day-pl")  # a stop is a loss
+    shot(page, "06-positions-and-stop-hit.png")

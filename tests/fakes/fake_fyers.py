@@ -45,6 +45,61 @@ Answers follow what Fyers really sends, not what a client might expect:
 - A filled CO/BO order gets child legs in the order book: pending stop-loss (``-BO-2``) and,
   for BO, target (``-BO-3``) orders on the other side, with ``parentId``; see ``child_legs``.
 
+The trade after the order (SDK 3.1.15+ legs, stop orders, GTT, tradebook, postbacks):
+
+- TP/SL legs: ``place_order`` with productType INTRADAY or MARGIN may carry ``stopLoss`` /
+  ``takeProfit`` offsets (> 0) with ``legType`` 1 (points, default; a multiple of the 0.05 tick,
+  else -50 "StopLoss not a multiple of tick size 0.0500") or 2 (percent of the entry price). Any
+  other legType, or legs on CNC/MTF, is -50. The parent row keeps ``stopLoss``/``takeProfit`` as
+  given and gains ``legType``. When it fills, each leg becomes a child row exactly as for BO:
+  pending (6), other side, same qty/productType/orderTag, ``parentId`` = the parent's id;
+  ``<parent>-BO-2`` is the stop (type 3 SL-M, stopPrice = fill -/+ offset on the tick, at least
+  one tick), ``<parent>-BO-3`` the target (type 1, limitPrice = fill +/- offset). Fyers says
+  nothing of the row shape of INTRADAY legs: this is our strictest reading (same as BO). Each
+  slice of a slice order gets its own legs.
+- Prices move with ``set_ltp(symbol, price)`` (alias ``move_price``): every pending order on the
+  symbol is evaluated in book order. SL-M (3) triggers when a sell's LTP <= stopPrice (buy >=)
+  and fills at the LTP; SL-L (4) triggers alike and fills at its limitPrice when marketable (else
+  it stays pending, triggered, as a limit); a limit (1) fills at its limit price when marketable
+  (sell LTP >= limit, buy <=). AMO and pending market orders are left alone. When a leg fills,
+  its working siblings are cancelled (1, "Cancelled: the other leg was executed"). Fills update
+  positions (realized_profit, unrealized_profit, pl, buyAvg, sellAvg, ltp) and the tradebook.
+  Stop orders placed directly stay pending until a ``set_ltp`` crosses them, even when the
+  trigger is already crossed at placement.
+- ``DELETE /orders/sync {"id"}``: a working (4/6) order is cancelled (status 1, answer code
+  1103); otherwise -52 "Order is not in a modifiable state" (HTTP 400); unknown id -51 "Invalid
+  order id". ``PATCH /orders/sync``: a working order's limitPrice/stopPrice/qty/type change
+  (``type`` is then mandatory, as the reference says; a marketable result fills at once);
+  ``stopLoss``/``takeProfit`` change the legs of an INTRADAY/MARGIN parent (pending: recorded;
+  traded: its working legs move, 0 or null cancels one, a new one is added; a re-added leg
+  takes the next free ``-BO-<n>``); ``legType`` cannot change once legs exist; a parent whose
+  leg already traded is -52. Answer code 1102.
+- ``reject_after_accept(message, times)``: the next order(s) are answered 1101 with an id, show
+  status 4 on the first order-book read and status 5 with ``message`` after; never filled.
+- ``GET /tradebook`` (``?order_tag=`` filters like the order book): one "tradeBook" row per
+  fill (clientId, orderDateTime, orderNumber = order id, exchangeOrderNo, exchange, side,
+  segment, orderType, fyToken, productType, tradedQty, tradePrice, tradeValue, tradeNumber, row,
+  symbol, orderTag); also ``fake.trades``.
+- ``PATCH /positions`` (attach_position_legs: positionId "SYMBOL-PRODUCT", takeProfit, stopLoss,
+  legType, qty): legs on an open INTRADAY/MARGIN position, priced off its netAvg, as pending
+  child rows with ``parentId`` = the positionId, fresh order ids and orderTag "2:Untagged" (the
+  position has no tag of its own: strictest reading); again to move/remove them; answer code 200.
+- Postbacks: ``fake.postback_urls`` (empty = off). Every status change but to transit (pending,
+  traded, rejected, cancelled; legs too) queues the order's body (POSTBACK_FIELDS of its row plus
+  ``fytoken``; ``parentId`` when a leg) for each URL. A background thread POSTs it as a raw body
+  (Content-Type text/plain: the reference only promises a raw JSON body), 2 s timeout, never
+  under the fake's lock. A non-200 or a failed connection is retried (4 attempts in all,
+  ``postback_retry_pause`` apart), then the URL is blacklisted for
+  ``postback_blacklist_seconds`` (1800) and nothing is sent to it meanwhile. ``postbacks``
+  records every attempt, ``blacklisted(url)``, ``drain_postbacks(timeout)`` waits for the queue,
+  ``send_postback(url, body)`` posts a forged body once. Fyers's webhook secret is not
+  described anywhere, so none is sent.
+- GTT: ``POST/PATCH/DELETE /gtt/orders/sync`` and ``GET /gtt/orders`` (the reference's row
+  fields). CNC/MARGIN/MTF only (INTRADAY is -50 naming the product); ``orderInfo.leg1`` (and
+  ``leg2`` for OCO: leg1 trigger above the LTP, leg2 below) with price/triggerPrice/qty in whole
+  lots. A ``set_ltp`` crossing a trigger places a limit order at that leg's price (orderTag
+  "1:GTT<tag>" or "2:GTTUntagged") and marks the GTT ord_status 2 "TRIGGERED".
+
 Strict rate limit (``strict_rate_limit=True``, ``--strict-rate-limit``): the strictest reading
 of Fyers's published limits, since Fyers does not say how it counts. At most 10 requests in ANY
 sliding 1-second window and 200 in any sliding 60 s, across every endpoint (api and data); a
@@ -65,10 +120,12 @@ import base64
 import copy
 import hashlib
 import hmac
+import http.client
 import io
 import json
 import math
 import os
+import queue
 import re
 import secrets
 import signal
@@ -109,6 +166,21 @@ FAULT_KINDS = frozenset(
 )
 
 PRODUCT_TYPES = frozenset({"INTRADAY", "MARGIN", "CNC", "CO", "BO", "MTF"})
+LEG_PRODUCTS = frozenset({"INTRADAY", "MARGIN"})  # TP/SL legs (SDK 3.1.15+)
+GTT_PRODUCTS = frozenset({"CNC", "MARGIN", "MTF"})
+WORKING = (4, 6)  # transit, pending: what cancel and modify may still touch
+OTHER_LEG_EXECUTED = "Cancelled: the other leg was executed"
+NOT_MODIFIABLE = "Order is not in a modifiable state"
+POSTBACK_ATTEMPTS = 4  # the first try and "typically three retries" (reference, Blacklisting)
+POSTBACK_TIMEOUT = 2.0
+# Postbacks are sent for these statuses (the dashboard's Cancel, Traded, Rejected, Pending); a
+# transit status (4) is not a preference one can choose, so it is never posted.
+POSTBACK_FIELDS = (
+    "id", "exchOrdId", "symbol", "qty", "remainingQuantity", "filledQty", "status", "message", "segment",
+    "limitPrice", "stopPrice", "productType", "type", "side", "disclosedQty", "discloseQty", "dqQtyRem",
+    "orderValidity", "orderDateTime", "tradedPrice", "source", "fyToken", "offlineOrder", "pan", "clientId",
+    "exchange", "instrument", "orderNumStatus", "orderTag", "parentId",
+)
 
 # Index spot levels (late 2026) for "NSE:<name>-INDEX" and "BSE:<name>-INDEX"; options/futures
 # of an underlying quote around these.
@@ -205,6 +277,16 @@ class _Order:
     book: dict  # the order-book row, Fyers field names
     hidden_reads: int = 0  # order-book reads that do not show it yet
     transit_reads: int = 0  # order-book reads that still show status 4
+    leg: str = ""  # "stop" or "target" on a child leg
+    triggered: bool = False  # a stop order whose trigger was crossed (SL-L then works as a limit)
+    late_rejection: str | None = None  # the exchange rejects it once out of transit
+
+
+@dataclass
+class _Gtt:
+    row: dict  # the GTT order-book row, Fyers field names
+    tag: str  # orderTag of the orders it places
+    leg1_up: bool  # leg 1 triggers when the LTP rises to its trigger (else when it falls to it)
 
 
 class _Server(ThreadingHTTPServer):
@@ -310,6 +392,18 @@ class FakeFyers:
         self._positions: dict[tuple[str, str], dict] = {}
         self._unfilled_exits = 0  # exit-position calls whose counter orders stay unfilled (201)
         self._order_seq = 0
+        self._trades: list[dict] = []
+        self._gtts: list[_Gtt] = []
+        self._late_rejections: list[str] = []
+        # Postbacks: the URLs registered in the API dashboard (empty: off).
+        self.postback_urls: list[str] = []
+        self.postback_blacklist_seconds = 1800.0
+        self.postback_retry_pause = 0.05
+        self._postback_queue: queue.Queue = queue.Queue()
+        self._postback_log: list[dict] = []
+        self._blacklist: dict[str, float] = {}  # url -> time.monotonic() it is allowed again
+        self._postback_stop = threading.Event()
+        self._postback_thread: threading.Thread | None = None
         self._hang_event = threading.Event()
         self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()
@@ -331,6 +425,11 @@ class FakeFyers:
             daemon=True,
         )
         self._thread.start()
+        self._postback_stop.clear()
+        self._postback_thread = threading.Thread(
+            target=self._deliver_postbacks, name=f"fake-fyers-postbacks:{self.port}", daemon=True
+        )
+        self._postback_thread.start()
         return self
 
     def stop(self) -> None:
@@ -339,6 +438,7 @@ class FakeFyers:
         if server is None:
             return
         self._stopping.set()
+        self._postback_stop.set()
         self.release_hangs()
         server.shutdown()
         with self._lock:
@@ -351,8 +451,11 @@ class FakeFyers:
         server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._postback_thread is not None:  # an attempt in flight ends within its timeout
+            self._postback_thread.join(timeout=POSTBACK_TIMEOUT + 1)
         self._server = None
         self._thread = None
+        self._postback_thread = None
 
     def __enter__(self) -> "FakeFyers":
         return self.start()
@@ -526,9 +629,20 @@ class FakeFyers:
         with self._lock:
             self._unfilled_exits += times
 
+    def reject_after_accept(self, message: str = "RED:Order price is outside the price band", times: int = 1) -> None:
+        """The next ``times`` orders are accepted (1101, an id) and then rejected by the exchange:
+        status 4 on the first order-book read, status 5 with ``message`` after."""
+        with self._lock:
+            self._late_rejections.extend([message] * times)
+
     def set_ltp(self, symbol: str, price: float) -> None:
+        """Move the price of ``symbol``: working stop and limit orders and GTTs on it trigger or
+        fill, in book order (see the module docstring)."""
         with self._lock:
             self._ltp[symbol] = float(price)
+            self._match(symbol, float(price))
+
+    move_price = set_ltp
 
     def ltp(self, symbol: str) -> float:
         """The price quotes answer for ``symbol`` (override or the deterministic default)."""
@@ -552,6 +666,19 @@ class FakeFyers:
             self._slice_rejections.clear()
             self._unfilled_exits = 0
             self._ltp.clear()
+            self._trades.clear()
+            self._gtts.clear()
+            self._late_rejections.clear()
+            self.postback_urls = []
+            self._postback_log.clear()
+            self._blacklist.clear()
+        while True:  # forget what is queued; an attempt in flight still finishes
+            try:
+                self._postback_queue.get_nowait()
+            except queue.Empty:
+                break
+            self._postback_queue.task_done()
+        with self._lock:
             self.market_open = True
             self.market_status_rows = None
             self.refresh_enabled = True
@@ -624,6 +751,18 @@ class FakeFyers:
         """The stop-loss and target legs Fyers opened for filled CO/BO orders (copies)."""
         with self._lock:
             return [copy.deepcopy(o.book) for o in self._orders if o.book.get("parentId")]
+
+    @property
+    def trades(self) -> list[dict]:
+        """The tradeBook rows (copies), one per fill, oldest first."""
+        with self._lock:
+            return copy.deepcopy(self._trades)
+
+    @property
+    def gtt_orders(self) -> list[dict]:
+        """The GTT order-book rows (copies)."""
+        with self._lock:
+            return [copy.deepcopy(g.row) for g in self._gtts]
 
     def placed_orders(self) -> list[dict]:
         """Orders Fyers accepted (anything but status 5 rejected)."""
@@ -892,8 +1031,16 @@ class FakeFyers:
             ("api", "positions"): ("GET", True, self._get_positions),
             # The same path exits positions on DELETE (Exit Position in the reference).
             ("api", "positions", "DELETE"): ("DELETE", True, self._exit_positions),
+            ("api", "positions", "PATCH"): ("PATCH", True, self._attach_position_legs),
             ("api", "orders/sync"): ("POST", True, self._place_order),
+            ("api", "orders/sync", "DELETE"): ("DELETE", True, self._cancel_order),
+            ("api", "orders/sync", "PATCH"): ("PATCH", True, self._modify_order),
             ("api", "orders"): ("GET", True, self._orderbook),
+            ("api", "tradebook"): ("GET", True, self._tradebook),
+            ("api", "gtt/orders/sync"): ("POST", True, self._place_gtt),
+            ("api", "gtt/orders/sync", "PATCH"): ("PATCH", True, self._modify_gtt),
+            ("api", "gtt/orders/sync", "DELETE"): ("DELETE", True, self._cancel_gtt),
+            ("api", "gtt/orders"): ("GET", True, self._gtt_orderbook),
             ("data", "quotes"): ("GET", True, self._quotes),
             ("data", "marketStatus"): ("GET", True, self._market_status),
         }
@@ -1039,6 +1186,10 @@ class FakeFyers:
             return bad("Please provide a valid order disclosed quantity")
         if disclosed and info.kind != "equity":
             return bad("Disclosed quantity is allowed only for equity")
+        leg_type = body.get("legType")
+        if leg_type is not None and (isinstance(leg_type, bool) or leg_type not in (1, 2)):
+            return bad("Please provide a valid legType: 1 (points) or 2 (percent)")
+        percent_legs = leg_type == 2 and product in LEG_PRODUCTS
         prices = {}
         for name in ("limitPrice", "stopPrice", "stopLoss", "takeProfit"):
             value = body.get(name, 0)
@@ -1046,7 +1197,9 @@ class FakeFyers:
                 value = 0
             if not _is_number(value) or value < 0:
                 return bad(f"Please provide a valid {name}")
-            if not _is_tick_multiple(float(value)):
+            if percent_legs and name in ("stopLoss", "takeProfit"):
+                pass  # a percentage of the entry price, not a price: no tick to respect
+            elif not _is_tick_multiple(float(value)):
                 label = {"stopLoss": "StopLoss", "takeProfit": "TakeProfit"}.get(name, name)
                 return bad(f"{label} not a multiple of tick size 0.0500")
             prices[name] = float(value)
@@ -1064,6 +1217,8 @@ class FakeFyers:
                 return bad("Only market and limit orders are allowed")
             if product == "BO" and prices["takeProfit"] <= 0:
                 return bad("Please provide a valid target value: takeProfit is mandatory for BO")
+        elif product not in LEG_PRODUCTS and (prices["stopLoss"] or prices["takeProfit"]):
+            return bad(f"stopLoss/takeProfit legs are not allowed for product type {product}")
         if "orderTag" in body:
             tag = body["orderTag"]
             if product in ("CO", "BO"):
@@ -1089,7 +1244,8 @@ class FakeFyers:
             if fault is not None and fault.kind == "code_201":
                 order.transit_reads = int(fault.params.get("transit_reads", 0))
                 return 200, _NOT_ACKNOWLEDGED
-            self._execute(order)
+            if order.late_rejection is None:
+                self._execute(order)
         return 200, {"s": "ok", "code": 1101,
                      "message": f"Order submitted successfully. Your Order Ref. No. {order_id}",
                      "id": order_id}
@@ -1116,7 +1272,8 @@ class FakeFyers:
                     answers.append({"statusCode": 200, "statusDescription": "OK",
                                     "body": dict(_NOT_ACKNOWLEDGED)})
                 else:
-                    self._execute(order)
+                    if order.late_rejection is None:
+                        self._execute(order)
                     answers.append({"statusCode": 200, "statusDescription": "OK",
                                     "body": {"code": 1101, "message": "Successfully placed order",
                                              "s": "ok", "id": order.book["id"]}})
@@ -1172,8 +1329,14 @@ class FakeFyers:
             "takeProfit": float(body.get("takeProfit") or 0),
             "stopLoss": float(body.get("stopLoss") or 0),
         }
+        if body["productType"] in LEG_PRODUCTS and (book["takeProfit"] or book["stopLoss"]):
+            book["legType"] = body.get("legType") or 1  # the SDK's default: points
         order = _Order(book)
         self._orders.append(order)
+        if rejection is None and self._late_rejections:
+            order.late_rejection = self._late_rejections.pop(0)
+            order.transit_reads = 1  # the first read still shows it in transit
+            return order, None
         if rejection is None and self._rejections:
             rejection = self._rejections.pop(0)
         elif rejection is None and not self.market_open and not book["offlineOrder"]:
@@ -1184,66 +1347,143 @@ class FakeFyers:
         order.hidden_reads = int(fault.params.get("hidden_reads", 0)) if fault is not None else 0
         return order, None
 
-    @staticmethod
-    def _set_status(order: _Order, status: int, message: str = "") -> None:
+    def _set_status(self, order: _Order, status: int, message: str = "") -> None:
+        """Change an order's status; every change but to transit rings the postback URLs."""
         order.book["status"] = status
         order.book["orderNumStatus"] = f"{order.book['id']}:{status}"
         if message:
             order.book["message"] = message
+        if status != 4:
+            self._queue_postback(order.book)
+
+    @staticmethod
+    def _marketable(book: dict, ltp: float) -> bool:
+        return book["type"] == 2 or (
+            book["type"] == 1 and (ltp <= book["limitPrice"] if book["side"] == 1 else ltp >= book["limitPrice"])
+        )
 
     def _execute(self, order: _Order) -> None:
-        """Exchange side: fill market / marketable limit orders at the LTP, else pending."""
+        """Exchange side: fill market / marketable limit orders at the LTP, else pending (stop
+        orders wait for ``set_ltp`` to cross their trigger); a late rejection lands here."""
         book = order.book
         ltp = self.ltp(book["symbol"])
         book["lp"] = ltp
-        book["exchOrdId"] = book["exchOrdId"] or str(1100000000000000 + self._hash(book["id"])
-                                                     % 10**15)
-        marketable = book["type"] == 2 or (
-            book["type"] == 1
-            and (ltp <= book["limitPrice"] if book["side"] == 1 else ltp >= book["limitPrice"])
-        )
-        if book["offlineOrder"] or not marketable:
+        book["exchOrdId"] = book["exchOrdId"] or str(1100000000000000 + self._hash(book["id"]) % 10**15)
+        if order.late_rejection is not None:
+            self._set_status(order, 5, order.late_rejection)
+            return
+        if book["offlineOrder"] or not self._marketable(book, ltp):
             self._set_status(order, 6, "")
             return
+        self._fill(order, ltp)
+
+    def _fill(self, order: _Order, price: float) -> None:
+        """Trade the whole order at ``price``: position, tradebook row, the legs it carries, and
+        the sibling leg cancelled when a leg fills. The caller holds the lock."""
+        book = order.book
+        book["exchOrdId"] = book["exchOrdId"] or str(1100000000000000 + self._hash(book["id"]) % 10**15)
+        book["lp"] = self.ltp(book["symbol"])
         book["filledQty"] = book["qty"]
         book["remainingQuantity"] = 0
-        book["tradedPrice"] = ltp
+        book["tradedPrice"] = price
         self._set_status(order, 2, "TRADE CONFIRMED")
         key = (book["symbol"], book["productType"])
-        pos = self._positions.setdefault(key, {"buyQty": 0, "buyVal": 0.0,
-                                               "sellQty": 0, "sellVal": 0.0})
-        if book["side"] == 1:
-            pos["buyQty"] += book["qty"]
-            pos["buyVal"] += book["qty"] * ltp
-        else:
-            pos["sellQty"] += book["qty"]
-            pos["sellVal"] += book["qty"] * ltp
-        if book["productType"] in ("CO", "BO") and book["stopLoss"] and not book.get("parentId"):
+        pos = self._positions.setdefault(key, {"buyQty": 0, "buyVal": 0.0, "sellQty": 0, "sellVal": 0.0})
+        side = "buy" if book["side"] == 1 else "sell"
+        pos[f"{side}Qty"] += book["qty"]
+        pos[f"{side}Val"] += book["qty"] * price
+        self._record_trade(book)
+        parent_id = book.get("parentId")
+        if parent_id:
+            for other in self._orders:
+                if other.book.get("parentId") == parent_id and other.book["status"] in WORKING:
+                    self._set_status(other, 1, OTHER_LEG_EXECUTED)
+        elif book["stopLoss"] and book["productType"] in ("CO", "BO"):
+            self._open_legs(order)
+        elif (book["stopLoss"] or book["takeProfit"]) and book["productType"] in LEG_PRODUCTS:
             self._open_legs(order)
 
+    def _record_trade(self, book: dict) -> None:
+        now = datetime.now(IST)
+        number = 52600000 + len(self._trades) + 1
+        self._trades.append({
+            "clientId": self.fy_id, "orderDateTime": now.strftime("%d-%b-%Y %H:%M:%S"),
+            "orderNumber": book["id"], "exchangeOrderNo": book["exchOrdId"], "exchange": book["exchange"],
+            "side": book["side"], "segment": book["segment"], "orderType": book["type"],
+            "fyToken": book["fyToken"], "productType": book["productType"], "tradedQty": book["qty"],
+            "tradePrice": book["tradedPrice"], "tradeValue": round(book["qty"] * book["tradedPrice"], 2),
+            "tradeNumber": str(number), "row": number, "symbol": book["symbol"], "orderTag": book["orderTag"],
+        })
+
+    @staticmethod
+    def _offset_points(leg_type: int, offset: float, reference: float) -> float:
+        """A leg's distance from the entry in rupees: points as given, or a percent of the entry."""
+        return reference * offset / 100 if leg_type == 2 else offset
+
+    @staticmethod
+    def _leg_terms(role: str, entry_side: int, reference: float, points: float) -> dict:
+        """Type and prices of a stop (SL-M) or target (limit) leg, on the tick, at least one tick."""
+        if role == "stop":
+            return {"type": 3, "limitPrice": 0.0, "stopPrice": max(TICK, _round_tick(reference - entry_side * points))}
+        return {"type": 1, "limitPrice": max(TICK, _round_tick(reference + entry_side * points)), "stopPrice": 0.0}
+
     def _open_legs(self, parent: _Order) -> None:
-        """A filled CO gets a stop-loss leg, a BO a stop-loss and a target leg: pending orders
-        on the other side, ids ``<parent>-BO-2`` / ``-BO-3``, with ``parentId`` (reference:
-        "BO Leg 2 & 3 and CO Leg 2"). The caller holds the lock."""
+        """A filled CO gets a stop-loss leg, a BO a stop-loss and a target leg, an INTRADAY/MARGIN
+        order the legs it carries: pending orders on the other side, ids ``<parent>-BO-2`` (stop)
+        / ``-BO-3`` (target), with ``parentId`` (reference: "BO Leg 2 & 3 and CO Leg 2"). The
+        caller holds the lock."""
         book = parent.book
-        direction = book["side"]
-        legs = [("2", 3, 0.0, max(TICK, _round_tick(book["tradedPrice"]
-                                                    - direction * book["stopLoss"])))]
-        if book["productType"] == "BO":
-            legs.append(("3", 1, _round_tick(book["tradedPrice"]
-                                             + direction * book["takeProfit"]), 0.0))
-        for number, order_type, limit_price, stop_price in legs:
-            leg_id = f"{book['id']}-BO-{number}"
-            row = copy.deepcopy(book)
-            row.update({
-                "id": leg_id, "parentId": book["id"], "id_fyers": str(uuid.uuid4()),
-                "exchOrdId": "", "side": -direction, "type": order_type,
-                "limitPrice": limit_price, "stopPrice": stop_price, "filledQty": 0,
-                "remainingQuantity": book["qty"], "tradedPrice": 0.0, "message": "",
-                "slNo": len(self._orders) + 1, "stopLoss": 0.0, "takeProfit": 0.0,
-                "status": 6, "orderNumStatus": f"{leg_id}:6",
-            })
-            self._orders.append(_Order(row))
+        leg_type = book.get("legType", 1)
+        for role, number, offset in (("stop", "2", book["stopLoss"]), ("target", "3", book["takeProfit"])):
+            if offset <= 0 or (role == "target" and book["productType"] == "CO"):
+                continue
+            points = self._offset_points(leg_type, offset, book["tradedPrice"])
+            terms = self._leg_terms(role, book["side"], book["tradedPrice"], points)
+            self._add_leg(book, f"{book['id']}-BO-{number}", book["id"], role, book["qty"], terms)
+
+    def _add_leg(self, template: dict, leg_id: str, parent_id: str, role: str, qty: int, terms: dict) -> None:
+        """Book a pending child leg copied from ``template`` (the parent's row); caller holds the lock."""
+        row = copy.deepcopy(template)
+        row.pop("legType", None)
+        row.update({
+            "id": leg_id, "parentId": parent_id, "id_fyers": str(uuid.uuid4()), "exchOrdId": "",
+            "side": -template["side"], "qty": qty, "filledQty": 0, "remainingQuantity": qty,
+            "tradedPrice": 0.0, "message": "", "slNo": len(self._orders) + 1, "stopLoss": 0.0,
+            "takeProfit": 0.0, "offlineOrder": False, "lp": self.ltp(template["symbol"]), **terms,
+        })
+        order = _Order(row, leg=role)
+        self._orders.append(order)
+        self._set_status(order, 6, "")
+
+    def _match(self, symbol: str, ltp: float) -> None:
+        """The exchange at a new price: trigger and fill working orders in book order, then GTTs."""
+        for order in list(self._orders):
+            book = order.book
+            if book["symbol"] != symbol or book["status"] != 6 or book["offlineOrder"]:
+                continue
+            price = self._fill_price(order, ltp)
+            if price is not None:
+                self._fill(order, price)
+        for gtt in list(self._gtts):
+            if gtt.row["symbol"] == symbol and gtt.row["ord_status"] == 6:
+                self._trigger_gtt(gtt, ltp)
+
+    @staticmethod
+    def _fill_price(order: _Order, ltp: float) -> float | None:
+        """Where a pending order trades at ``ltp``: SL-M at the LTP once triggered, limit and
+        triggered SL-L at their limit price when marketable; None when it keeps waiting."""
+        book = order.book
+        buy = book["side"] == 1
+        if book["type"] in (3, 4) and not order.triggered:
+            if not (ltp >= book["stopPrice"] if buy else ltp <= book["stopPrice"]):
+                return None
+            order.triggered = True
+            if book["type"] == 3:
+                return ltp
+        if book["type"] in (1, 4):
+            limit = book["limitPrice"]
+            return limit if (ltp <= limit if buy else ltp >= limit) else None
+        return None
 
     def _orderbook(self, query: dict, **_: Any):
         order_id = query.get("id")
@@ -1268,6 +1508,432 @@ class FakeFyers:
             wanted = {tag, f"1:{tag}"}
             rows = [r for r in rows if r["orderTag"] in wanted]
         return 200, {"s": "ok", "code": 200, "message": "", "orderBook": rows}
+
+    def _tradebook(self, query: dict, **_: Any):
+        """GET /tradebook: one row per fill; ``?order_tag=`` filters as the order book does."""
+        tag = query.get("order_tag")
+        with self._lock:
+            rows = copy.deepcopy(self._trades)
+        if tag is not None:
+            rows = [r for r in rows if r["orderTag"] in {tag, f"1:{tag}"}]
+        return 200, {"s": "ok", "code": 200, "message": "", "tradeBook": rows}
+
+    def _find_order(self, order_id: Any) -> _Order | None:
+        for order in self._orders:
+            if order.book["id"] == order_id:
+                return order
+        return None
+
+    def _cancel_order(self, body: Any, **_: Any):
+        """DELETE /orders/sync {"id"}: a working order (transit or pending) is cancelled."""
+        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+            return 400, _error(-50, "Please provide a valid order id")
+        with self._lock:
+            order = self._find_order(body["id"])
+            if order is None:
+                return 400, _error(-51, "Invalid order id")
+            if order.book["status"] not in WORKING:
+                return 400, _error(-52, NOT_MODIFIABLE)
+            self._set_status(order, 1, "Cancelled by the user")
+        return 200, {"s": "ok", "code": 1103, "message": "Successfully cancelled order", "id": body["id"]}
+
+    def _modify_order(self, body: Any, **_: Any):
+        """PATCH /orders/sync: new terms for a working order, or new TP/SL legs for a parent."""
+        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+            return 400, _error(-50, "Please provide a valid order id")
+        with self._lock:
+            order = self._find_order(body["id"])
+            if order is None:
+                return 400, _error(-51, "Invalid order id")
+            book = order.book
+            terms = any(k in body for k in ("limitPrice", "stopPrice", "qty")) or (
+                "type" in body and body["type"] != book["type"]
+            )
+            legs = "stopLoss" in body or "takeProfit" in body
+            if not terms and not legs:
+                return 400, _error(-50, "Nothing to modify")
+            if terms and book["status"] not in WORKING:
+                return 400, _error(-52, NOT_MODIFIABLE)
+            error = (self._check_terms(book, body) if terms else None) or (
+                self._check_leg_change(order, body) if legs else None
+            )
+            if error is not None:
+                return 400, _error(-50, error) if not error.startswith(NOT_MODIFIABLE) else _error(-52, error)
+            if legs:  # first, so that terms which fill the order open the new legs
+                self._apply_leg_change(order, body)
+            if terms:
+                self._apply_terms(order, body)
+        return 200, {"s": "ok", "code": 1102, "message": "Successfully modified order", "id": body["id"]}
+
+    def _check_terms(self, book: dict, body: dict) -> str | None:
+        """Why new order terms are refused (the reference makes ``type`` mandatory), or None."""
+        order_type = body.get("type")
+        if order_type not in (1, 2, 3, 4) or isinstance(order_type, bool):
+            return "Please provide a valid order type"
+        info = self.symbol_info(book["symbol"])
+        qty = body.get("qty", book["qty"])
+        if not isinstance(qty, int) or isinstance(qty, bool) or qty <= 0 or (info and qty % info.lot):
+            return "Please provide a valid order quantity"
+        prices = {}
+        for name in ("limitPrice", "stopPrice"):
+            value = body.get(name, book[name])
+            value = 0 if value is None else value
+            if not _is_number(value) or value < 0 or not _is_tick_multiple(float(value)):
+                return f"Please provide a valid {name}"
+            prices[name] = float(value)
+        if order_type in (1, 4) and prices["limitPrice"] <= 0:
+            return "Please provide a valid limitPrice"
+        if order_type in (3, 4) and prices["stopPrice"] <= 0:
+            return "Please provide a valid stop price"
+        return None
+
+    def _apply_terms(self, order: _Order, body: dict) -> None:
+        book = order.book
+        book["type"] = body["type"]
+        book["qty"] = book["remainingQuantity"] = body.get("qty", book["qty"])
+        for name in ("limitPrice", "stopPrice"):
+            book[name] = float(body.get(name, book[name]) or 0)
+        order.triggered = False
+        ltp = self.ltp(book["symbol"])
+        if book["status"] == 6 and not book["offlineOrder"] and self._marketable(book, ltp):
+            self._fill(order, ltp)
+
+    def _check_leg_change(self, order: _Order, body: dict) -> str | None:
+        """Why new TP/SL legs are refused, or None (``legType`` is read-only once legs exist)."""
+        book = order.book
+        if book["productType"] not in LEG_PRODUCTS or book.get("parentId"):
+            return "stopLoss/takeProfit legs can be modified only on an INTRADAY or MARGIN parent order"
+        leg_type = body.get("legType", book.get("legType", 1))
+        if "legType" in body and "legType" in book and body["legType"] != book["legType"]:
+            return "legType cannot be changed once legs exist"
+        if leg_type not in (1, 2) or isinstance(leg_type, bool):
+            return "Please provide a valid legType: 1 (points) or 2 (percent)"
+        for name in ("stopLoss", "takeProfit"):
+            value = body.get(name, 0)
+            value = 0 if value is None else value
+            if not _is_number(value) or value < 0:
+                return f"Please provide a valid {name}"
+            if leg_type == 1 and not _is_tick_multiple(float(value)):
+                return f"{name[0].upper()}{name[1:]} not a multiple of tick size 0.0500"
+        if book["status"] == 2:
+            if any(o.book["status"] == 2 for o in self._orders if o.book.get("parentId") == book["id"]):
+                return f"{NOT_MODIFIABLE}: a leg has already been executed"
+        elif book["status"] not in WORKING:
+            return NOT_MODIFIABLE
+        return None
+
+    def _apply_leg_change(self, order: _Order, body: dict) -> None:
+        """Record new offsets on the parent; once it has traded, move, remove or add its legs."""
+        book = order.book
+        book["legType"] = body.get("legType", book.get("legType", 1))
+        for name in ("stopLoss", "takeProfit"):
+            if name in body:
+                book[name] = float(body[name] or 0)
+        if book["status"] == 2:
+            self._reshape_legs(book, book["id"], book["tradedPrice"], book["qty"], body, book["legType"])
+        if not book["stopLoss"] and not book["takeProfit"]:
+            book.pop("legType")
+
+    def _reshape_legs(self, template: dict, parent_id: str, reference: float, qty: int, changes: dict,
+                      leg_type: int) -> None:
+        """Move, remove (0/null) or add the stop/target legs of ``parent_id``; omitted ones stay."""
+        entry_side = template["side"]
+        existing = {o.leg: o for o in self._orders
+                    if o.book.get("parentId") == parent_id and o.book["status"] in WORKING}
+        for role, name in (("stop", "stopLoss"), ("target", "takeProfit")):
+            if name not in changes:
+                continue
+            offset = float(changes[name] or 0)
+            leg = existing.get(role)
+            if not offset:
+                if leg is not None:
+                    self._set_status(leg, 1, "Cancelled: the leg was removed")
+                continue
+            terms = self._leg_terms(role, entry_side, reference, self._offset_points(leg_type, offset, reference))
+            if leg is not None:
+                leg.book.update(terms)
+                continue
+            self._add_leg(template, self._new_leg_id(parent_id, role), parent_id, role, qty, terms)
+
+    def _new_leg_id(self, parent_id: str, role: str) -> str:
+        """An order's leg is ``<parent>-BO-2`` (stop) / ``-BO-3`` (target), a re-added one the next
+        free number of its kind; a position's leg gets a fresh order id (a position id is no order id)."""
+        if any(parent_id == f"{k[0]}-{k[1]}" for k in self._positions):
+            self._order_seq += 1
+            return f"{datetime.now(IST):%y%m%d}{self._order_seq:08d}"
+        taken = {o.book["id"] for o in self._orders}
+        number = 2 if role == "stop" else 3
+        while f"{parent_id}-BO-{number}" in taken and number < 99:
+            number += 2
+        return f"{parent_id}-BO-{number}"
+
+    def _attach_position_legs(self, body: Any, **_: Any):
+        """PATCH /positions (SDK attach_position_legs): TP/SL legs on an open INTRADAY/MARGIN
+        position, as pending child rows whose ``parentId`` is the position id."""
+        if not isinstance(body, dict) or not isinstance(body.get("positionId"), str):
+            return 400, _error(-50, "Please provide a valid position id")
+        with self._lock:
+            key = next((k for k in self._positions if f"{k[0]}-{k[1]}" == body["positionId"]), None)
+            if key is None:
+                return 400, _error(-50, "Please provide a valid position id")
+            pos = self._positions[key]
+            net = pos["buyQty"] - pos["sellQty"]
+            if not net:
+                return 400, _error(-352, "No open position to attach legs to")
+            if key[1] not in LEG_PRODUCTS:
+                return 400, _error(-50, f"TP/SL legs are not allowed on a {key[1]} position")
+            error = self._check_position_legs(body, key, abs(net))
+            if error is not None:
+                return 400, _error(-50, error)
+            row = self._position_row(key, pos)
+            template = self._counter_order_row(key, 1 if net > 0 else -1, abs(net))
+            self._order_seq -= 1  # the template's id is never booked
+            self._reshape_legs(template, body["positionId"], row["netAvg"], body.get("qty") or abs(net), body,
+                               body.get("legType", 1))
+        return 200, {"s": "ok", "code": 200, "message": "TP/SL legs attached to the position",
+                     "id": body["positionId"]}
+
+    def _check_position_legs(self, body: dict, key: tuple[str, str], open_qty: int) -> str | None:
+        leg_type = body.get("legType", 1)
+        if leg_type not in (1, 2) or isinstance(leg_type, bool):
+            return "Please provide a valid legType: 1 (points) or 2 (percent)"
+        info = self.symbol_info(key[0])
+        qty = body.get("qty", open_qty)
+        if not isinstance(qty, int) or isinstance(qty, bool) or not 0 < qty <= open_qty or (info and qty % info.lot):
+            return "Please provide a valid qty: at most the open quantity, in whole lots"
+        for name in ("stopLoss", "takeProfit"):
+            value = 0 if body.get(name) is None else body[name]
+            if not _is_number(value) or value < 0:
+                return f"Please provide a valid {name}"
+            if leg_type == 1 and not _is_tick_multiple(float(value)):
+                return f"{name[0].upper()}{name[1:]} not a multiple of tick size 0.0500"
+        return None
+
+    # ------------------------------------------------------------------ GTT
+    def _check_gtt_legs(self, info: Any, legs: Any, oco: bool, ltp: float) -> str | None:
+        """Why a GTT's orderInfo is refused, or None (OCO: leg 1 above the LTP, leg 2 below)."""
+        if not isinstance(legs, dict) or not isinstance(legs.get("leg1"), dict):
+            return "Please provide orderInfo.leg1"
+        for name in ("leg1", "leg2") if oco else ("leg1",):
+            leg = legs.get(name)
+            if not isinstance(leg, dict):
+                return f"Please provide orderInfo.{name}"
+            for field_name in ("price", "triggerPrice"):
+                value = leg.get(field_name)
+                if not _is_number(value) or value <= 0 or not _is_tick_multiple(float(value)):
+                    return f"Please provide a valid {name}.{field_name}"
+            qty = leg.get("qty")
+            if not isinstance(qty, int) or isinstance(qty, bool) or qty <= 0 or qty % info.lot:
+                return f"Please provide a valid {name}.qty in whole lots of {info.lot}"
+        if oco and not legs["leg1"]["triggerPrice"] > ltp:
+            return "For an OCO order the leg1 trigger price should be above the LTP"
+        if oco and not legs["leg2"]["triggerPrice"] < ltp:
+            return "For an OCO order the leg2 trigger price should be below the LTP"
+        return None
+
+    def _place_gtt(self, body: Any, **_: Any):
+        """POST /gtt/orders/sync: a GTT single (leg1) or OCO (leg1 + leg2), CNC/MARGIN/MTF only."""
+        if not isinstance(body, dict):
+            return 400, _error(-50, "Invalid request body")
+        info = self.symbol_info(body.get("symbol") if isinstance(body.get("symbol"), str) else "")
+        if info is None or info.kind == "index":
+            return 400, _error(-300, "Please provide a valid symbol")
+        product = body.get("productType")
+        if product not in GTT_PRODUCTS:
+            return 400, _error(-50, f"Product type {product} is not allowed for GTT orders: use CNC, MARGIN or MTF")
+        if info.kind != "equity" and product in ("CNC", "MTF"):
+            return 400, _error(-50, f"Product type {product} is not allowed for derivatives")
+        if body.get("side") not in (1, -1) or isinstance(body.get("side"), bool):
+            return 400, _error(-50, "Please provide a valid order side of either buy or sell")
+        tag = body.get("orderTag")
+        if tag is not None and (not isinstance(tag, str) or not _ORDER_TAG_RE.match(tag)):
+            return 400, _error(-50, "Invalid orderTag: 1-30 alphanumeric characters")
+        legs = body.get("orderInfo")
+        oco = isinstance(legs, dict) and "leg2" in legs
+        ltp = self.ltp(body["symbol"])
+        error = self._check_gtt_legs(info, legs, oco, ltp)
+        if error is not None:
+            return 400, _error(-50, error)
+        with self._lock:
+            self._order_seq += 1
+            now = datetime.now(IST)
+            gtt_id = f"{now:%y%m%d}{self._order_seq:08d}"
+            row = self._gtt_row(gtt_id, body, info, now)
+            self._gtts.append(_Gtt(row, f"1:GTT{tag}" if tag else "2:GTTUntagged", False))
+            self._set_gtt_legs(self._gtts[-1], legs, ltp)
+        return 200, {"code": 1101, "message": "Successfully placed order", "s": "ok", "id": gtt_id}
+
+    def _gtt_row(self, gtt_id: str, body: dict, info: _SymbolInfo, now: datetime) -> dict:
+        symbol = body["symbol"]
+        return {
+            "clientId": self.fy_id, "client_id": self.fy_id, "exchange": 10, "fy_token": self._fytoken(symbol, info),
+            "id_fyers": str(uuid.uuid4()), "id": gtt_id, "instrument": info.instrument, "lot_size": info.lot,
+            "multiplier": 1, "ord_status": 6, "precision": 2, "price_limit": 0.0, "price2_limit": 0.0,
+            "price_trigger": 0.0, "price2_trigger": 0.0, "product_type": body["productType"], "qty": 0, "qty2": 0,
+            "report_type": "PLACED", "segment": info.segment, "symbol": symbol, "symbol_desc": symbol,
+            "symbol_exch": symbol.partition(":")[2], "tick_size": TICK, "tran_side": body["side"],
+            "gtt_oco_ind": 1, "create_time": now.strftime("%d-%b-%Y %H:%M:%S"),
+            "create_time_epoch": int(now.timestamp()), "oms_msg": "", "ltp_ch": 0.0, "ltp_chp": 0.0,
+            "ltp": self.ltp(symbol),
+        }
+
+    @staticmethod
+    def _set_gtt_legs(gtt: _Gtt, legs: dict, ltp: float) -> None:
+        """Write the legs on the row; a single GTT triggers on the side of the LTP its trigger is."""
+        row, leg1, leg2 = gtt.row, legs["leg1"], legs.get("leg2")
+        row.update({"price_limit": float(leg1["price"]), "price_trigger": float(leg1["triggerPrice"]),
+                    "qty": leg1["qty"], "gtt_oco_ind": 2 if leg2 else 1})
+        if leg2:
+            row.update({"price2_limit": float(leg2["price"]), "price2_trigger": float(leg2["triggerPrice"]),
+                        "qty2": leg2["qty"]})
+        gtt.leg1_up = True if leg2 else float(leg1["triggerPrice"]) >= ltp
+
+    def _modify_gtt(self, body: Any, **_: Any):
+        """PATCH /gtt/orders/sync {"id", "orderInfo"}: new legs for a pending GTT."""
+        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+            return 400, _error(-50, "Please provide a valid order id")
+        with self._lock:
+            gtt = next((g for g in self._gtts if g.row["id"] == body["id"]), None)
+            if gtt is None:
+                return 400, _error(-51, "Invalid order id")
+            if gtt.row["ord_status"] != 6:
+                return 400, _error(-52, NOT_MODIFIABLE)
+            info = self.symbol_info(gtt.row["symbol"])
+            ltp = self.ltp(gtt.row["symbol"])
+            error = self._check_gtt_legs(info, body.get("orderInfo"), gtt.row["gtt_oco_ind"] == 2, ltp)
+            if error is not None:
+                return 400, _error(-50, error)
+            self._set_gtt_legs(gtt, body["orderInfo"], ltp)
+        return 200, {"code": 1102, "message": "Successfully modified order", "s": "ok", "id": body["id"]}
+
+    def _cancel_gtt(self, body: Any, **_: Any):
+        """DELETE /gtt/orders/sync {"id"}: a pending GTT is cancelled."""
+        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+            return 400, _error(-50, "Please provide a valid order id")
+        with self._lock:
+            gtt = next((g for g in self._gtts if g.row["id"] == body["id"]), None)
+            if gtt is None:
+                return 400, _error(-51, "Invalid order id")
+            if gtt.row["ord_status"] != 6:
+                return 400, _error(-52, NOT_MODIFIABLE)
+            gtt.row.update({"ord_status": 1, "report_type": "CANCELLED",
+                            "oms_msg": "GTT/OCO order cancelled successfully."})
+        return 200, {"code": 1103, "message": "Successfully cancelled order", "s": "ok", "id": body["id"]}
+
+    def _gtt_orderbook(self, **_: Any):
+        with self._lock:
+            rows = [copy.deepcopy(g.row) for g in self._gtts]
+        for row in rows:
+            row["ltp"] = self.ltp(row["symbol"])
+        return 200, {"s": "ok", "code": 200, "message": "", "orderBook": rows}
+
+    def _trigger_gtt(self, gtt: _Gtt, ltp: float) -> None:
+        """A crossed GTT leg places its limit order (the other OCO leg dies with the GTT)."""
+        row = gtt.row
+        up1 = ltp >= row["price_trigger"] if gtt.leg1_up else ltp <= row["price_trigger"]
+        down2 = row["gtt_oco_ind"] == 2 and ltp <= row["price2_trigger"]
+        if not up1 and not down2:
+            return
+        price, qty = (row["price_limit"], row["qty"]) if up1 else (row["price2_limit"], row["qty2"])
+        row.update({"ord_status": 2, "report_type": "TRIGGERED", "oms_msg": "GTT order triggered"})
+        body = {"symbol": row["symbol"], "qty": qty, "type": 1, "side": row["tran_side"],
+                "productType": row["product_type"], "limitPrice": price}
+        order, _rejection = self._new_order(body, self.symbol_info(row["symbol"]), qty, None)
+        order.book["orderTag"] = gtt.tag
+        if order.book["status"] == 4:
+            self._execute(order)
+
+    # ------------------------------------------------------------------ postbacks
+    def _queue_postback(self, book: dict) -> None:
+        """Queue the order's postback body for every registered URL (sent by the delivery thread)."""
+        if not self.postback_urls:
+            return
+        body = {name: copy.deepcopy(book[name]) for name in POSTBACK_FIELDS if name in book}
+        body["fytoken"] = book["fyToken"]  # the reference's table spells it so, its sample fyToken
+        for url in list(self.postback_urls):
+            self._postback_queue.put((url, body))
+
+    @property
+    def postbacks(self) -> list[dict]:
+        """Every postback attempt: {"url", "body", "status" (None when it failed), "error",
+        "attempt" (0: skipped, the URL being blacklisted), "forged"}, oldest first."""
+        with self._lock:
+            return copy.deepcopy(self._postback_log)
+
+    def blacklisted(self, url: str) -> bool:
+        """Whether ``url`` is blacklisted now (after a delivery failed every attempt)."""
+        with self._lock:
+            return self._blacklist.get(url, 0.0) > time.monotonic()
+
+    def send_postback(self, url: str, body: Any) -> int | None:
+        """POST ``body`` (a dict as JSON, str/bytes as they are) to ``url`` once, now, as a
+        forged postback would arrive; returns the HTTP status (None: no answer). No retry, no
+        blacklisting."""
+        data = body if isinstance(body, bytes) else (body if isinstance(body, str) else json.dumps(body)).encode()
+        status, error = self._post_once(url, data)
+        with self._lock:
+            self._postback_log.append({"url": url, "body": body, "status": status, "error": error,
+                                       "attempt": 1, "forged": True})
+        return status
+
+    def drain_postbacks(self, timeout: float = 5.0) -> bool:
+        """Wait (at most ``timeout`` s) until every queued postback is delivered or given up."""
+        deadline = time.monotonic() + timeout
+        while self._postback_queue.unfinished_tasks:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def _deliver_postbacks(self) -> None:
+        """The delivery thread: one postback at a time, in order, never under the fake's lock."""
+        while not self._postback_stop.is_set():
+            try:
+                url, body = self._postback_queue.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            try:
+                self._deliver(url, body)
+            finally:
+                self._postback_queue.task_done()
+
+    def _deliver(self, url: str, body: dict) -> None:
+        data = json.dumps(body).encode()
+        for attempt in range(1, POSTBACK_ATTEMPTS + 1):
+            if self._postback_stop.is_set():
+                return
+            if self.blacklisted(url):
+                with self._lock:
+                    self._postback_log.append({"url": url, "body": body, "status": None, "error": "blacklisted",
+                                               "attempt": 0, "forged": False})
+                return
+            status, error = self._post_once(url, data)
+            with self._lock:
+                self._postback_log.append({"url": url, "body": body, "status": status, "error": error,
+                                           "attempt": attempt, "forged": False})
+            if status == 200:
+                return
+            self._postback_stop.wait(self.postback_retry_pause)
+        with self._lock:
+            self._blacklist[url] = time.monotonic() + self.postback_blacklist_seconds
+
+    @staticmethod
+    def _post_once(url: str, data: bytes) -> tuple[int | None, str | None]:
+        """One POST with a bounded timeout, no proxy: (status, None) or (None, error)."""
+        parts = urlsplit(url)
+        kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        conn = kind(parts.hostname or "", parts.port, timeout=POSTBACK_TIMEOUT)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        try:
+            # The reference says "read the raw body": no JSON content type is promised, so none is sent.
+            conn.request("POST", path, body=data, headers={"Content-Type": "text/plain; charset=utf-8"})
+            response = conn.getresponse()
+            response.read()
+            return response.status, None
+        except (OSError, http.client.HTTPException) as exc:
+            return None, f"{type(exc).__name__}: {exc}"
+        finally:
+            conn.close()
 
     def _position_row(self, key: tuple[str, str], pos: dict) -> dict:
         symbol, product = key

@@ -41,6 +41,7 @@ PUBLIC = {
     ("/auth/callback", "GET"),
     ("/auth/start", "GET"),  # its single-use link token is the credential
     ("/openapi.json", "GET"),
+    ("/fyers/postback", "POST"),  # Fyers signs nothing: a doorbell, read back from the order book before believed
 }
 CONSOLE = "/console"  # the operator's browser pages: a session cookie, not a bearer token (below)
 # The operator endpoints the brief names; any later one is covered by the url_map walk too.
