@@ -8,8 +8,8 @@ from datetime import time, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
+from app import chosen
 from app.adapters.coalescing import CoalescingBroker
-from app.adapters.local_state import LocalStateStore
 from app.adapters.pacer import Pacer
 from app.adapters.paper_broker import PaperBroker
 from app.adapters.symbol_master import load_symbol_master
@@ -20,8 +20,11 @@ from app.domain.trades import Protection
 from app.logs import Redactor, log_event
 from app.ports import Broker, Clock, Notifier, StateStore
 from app.services.alerts import AlertService
+from app.services.close_all import CloseAll
 from app.services.controls import TradingControls
+from app.services.day_lock import DayLock, LockRules
 from app.services.execution import Execution
+from app.services.funding import Funding
 from app.services.idempotency import IdempotencyLedger
 from app.services.intake import AlertRules, Intake
 from app.services.journal import Journal
@@ -30,7 +33,8 @@ from app.services.login_state import LoginStates
 from app.services.market import MarketGate
 from app.services.notify import Notifications
 from app.services.placement import OrderPlacer
-from app.services.planning import OrderPlanner, RiskRules
+from app.services.plan import RiskRules
+from app.services.planning import OrderPlanner
 from app.services.queue import MARKET_CHECK_SECONDS, AlertQueue, QueueDrain
 from app.services.reconcile import Reconciler
 from app.services.refusals import RefusalCounter
@@ -67,6 +71,8 @@ class Services:
     drain: QueueDrain
     desk: TradeDesk  # follows each entry after its order: fills, protection, stop and target hits
     report: TradeReport  # the bridge's positions with Fyers's P&L, and the day's summary
+    day_lock: DayLock  # the day's loss and profit lines
+    closer: CloseAll  # close-all and the timed square-off: each exit and cancel sent once a day
     # Cloud Scheduler's OIDC verifier (app/adapters/google_oidc.py); None: job endpoints take the admin token only.
     scheduler: Any = None
 
@@ -119,10 +125,10 @@ def bootstrap(
             "PROTECTION=none: stop-losses and targets are only reported; nothing at the broker protects a position",
         )
     if channels is None:
-        channels = _channels(settings)
+        channels = chosen.channels(settings)
     notifications = Notifications(channels, redactor, clock, settings.notify_on)
     if store is None:
-        store = _state_store(settings)
+        store = chosen.state_store(settings)
     broker, login = _broker(settings, store, clock, redactor, notifications, broker)
     broker = CoalescingBroker(broker)
     masters = MasterHolder(load_master(settings, clock))
@@ -133,7 +139,8 @@ def bootstrap(
     placer = OrderPlacer(broker, clock.now)
     reconciler = Reconciler(store, ledger, journal, placer, clock)
     controls = TradingControls(store, clock)
-    planner = OrderPlanner(_risk_rules(settings), broker, masters.current, controls, clock)
+    day_lock = DayLock(_rules(LockRules, settings), controls, broker, journal, notifications, clock)
+    planner = OrderPlanner(_risk_rules(settings), broker, masters.current, controls, clock, day_lock)
     market = _market_gate(settings, broker, masters, clock)
     queue = AlertQueue(
         store, clock, settings.queue_max_age_seconds, settings.claim_lease_seconds + MARKET_CHECK_SECONDS
@@ -146,14 +153,20 @@ def bootstrap(
         Protection(settings.protection), settings.protection_failure,
     )
     report = TradeReport(trades, broker, journal, notifications, clock, broker.rate_limited_today)
-    execution = Execution(planner, ledger, placer, reconciler, controls, desk, settings.rate_wait_seconds)
+    closer = CloseAll(
+        trades, broker, store, journal, notifications, clock, market.calendar, settings.square_off_at
+    )
+    day_lock.closer = closer  # LOCK_ACTION=close: a locked day's positions are closed, once
+    funding = Funding(broker, settings.margin_check)
+    execution = Execution(planner, ledger, placer, reconciler, controls, desk, funding, settings.rate_wait_seconds)
     alerts = AlertService(
         rules, Intake(rules, clock), execution, ledger, journal, reconciler, market, queue, reporter
     )
     drain = QueueDrain(queue, market, alerts.run_queued, settings.alert_deadline_seconds)
     return Services(
         settings, clock, store, broker, masters, journal, alerts, reconciler, login,
-        notifications, redactor, controls, queue, drain, desk, report, scheduler=_scheduler(settings),
+        notifications, redactor, controls, queue, drain, desk, report, day_lock,
+        closer=closer, scheduler=chosen.scheduler_verifier(settings),
     )
 
 
@@ -190,26 +203,6 @@ def _market_gate(settings: Settings, broker: Broker, masters: MasterHolder, cloc
     )
 
 
-def _channels(settings: Settings) -> list[Notifier]:
-    """The notification channels the settings name."""
-    from app.adapters.notifiers import HttpNotifier, PubSubNotifier, TelegramNotifier
-
-    channels: list[Notifier] = []
-    if settings.notification_topic:
-        topic = settings.notification_topic
-        if not topic.startswith("projects/"):
-            topic = f"projects/{settings.google_cloud_project}/topics/{topic}"
-        channels.append(PubSubNotifier(topic))
-    if settings.notification_url:
-        channels.append(HttpNotifier(settings.notification_url))
-    if settings.telegram_bot_token and settings.telegram_chat_id:
-        channels.append(
-            TelegramNotifier(
-                settings.telegram_bot_token, settings.telegram_chat_id, settings.telegram_api_base_url
-            )
-        )
-    return channels
-
 
 def _session(master: SymbolMaster) -> TradingSession:
     """The F&O session the master states (NSE's, else BSE's); 09:15-15:40 only if it states none."""
@@ -235,14 +228,6 @@ def _holidays(settings: Settings, clock: Clock) -> frozenset:
     return nse_holidays(today - timedelta(days=7), today + timedelta(days=400))
 
 
-def _state_store(settings: Settings) -> StateStore:
-    """GCS when a bucket is configured (shared by every instance), else local files."""
-    if settings.gcs_bucket_name:
-        from app.adapters.gcs_state import GcsStateStore
-
-        return GcsStateStore(settings.gcs_bucket_name)
-    return LocalStateStore(f"{settings.state_dir}/state")
-
 
 def _broker(
     settings: Settings,
@@ -254,7 +239,7 @@ def _broker(
 ) -> tuple[Broker, LoginService | None]:
     """The paper broker, or Fyers with its token manager and login flow; `broker` replaces the adapter."""
     if settings.broker == "paper":
-        return broker or PaperBroker(), None
+        return broker or PaperBroker(settings.paper_funds), None
     from app.adapters.fyers_auth import FyersAuth
     from app.adapters.fyers_broker import FyersBroker
     from app.adapters.fyers_sdk import point_sdk_at
@@ -283,16 +268,6 @@ def _broker(
         broker = FyersBroker(settings.fyers_app_id, tokens, pacer)
     return broker, login
 
-
-def _scheduler(settings: Settings):
-    """The verifier of Cloud Scheduler's OIDC tokens, when its account is configured."""
-    if not settings.scheduler_service_account:
-        return None
-    from app.adapters.google_oidc import GoogleOidcVerifier
-
-    return GoogleOidcVerifier(
-        settings.scheduler_service_account, settings.scheduler_audience, settings.scheduler_certs_url
-    )
 
 
 def _source_name(settings: Settings) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+from datetime import time
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Mapping
 
@@ -65,6 +66,26 @@ class Env:
         if not minimum <= number <= maximum:
             raise ConfigError(f"{name} must be between {minimum} and {maximum}, got {number}")
         return number
+
+    def rupees(self, name: str, default: Decimal | None = None) -> Decimal | None:
+        """A positive amount of money in rupees, or `default` (no limit) when unset."""
+        amount = self._converted(name, Decimal, InvalidOperation, "an amount in rupees")
+        if amount is None:
+            return default
+        if not amount.is_finite() or amount <= 0:
+            raise ConfigError(f"{name} must be a positive amount in rupees, got {self.text(name)!r}")
+        return amount
+
+    def time_of_day(self, name: str, default: time | None = None) -> time | None:
+        """A time of day as HH:MM (24-hour, IST), or `default` when unset."""
+        value = self.text(name)
+        if value is None:
+            return default
+        hours, colon, minutes = value.partition(":")
+        if colon and len(minutes) == 2 and hours.isdigit() and minutes.isdigit():
+            if int(hours) < 24 and int(minutes) < 60:
+                return time(int(hours), int(minutes))
+        raise ConfigError(f"{name} must be a time of day as HH:MM (24-hour, IST), got {value!r}")
 
     def percent(self, name: str, default: Decimal) -> Decimal:
         """A percentage strictly between 0 and 100."""

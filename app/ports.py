@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any, Sequence
 
 from app.deadline import Deadline
-from app.domain.orders import BrokerOrder, Fill, OrderRequest, PlacedOrder, Position, PositionExit, Priority
+from app.domain.orders import BrokerOrder, Fill, Margin, OrderRequest, PlacedOrder, Position, PositionExit, Priority
 
 
 class Broker(ABC):
@@ -85,6 +85,12 @@ class Broker(ABC):
 
     def market_open(self, deadline: Deadline, *, priority: Priority = Priority.LOOKUP) -> bool | None:
         """Whether the broker says NSE F&O is open now; None when it cannot say."""
+        return None
+
+    def margin(
+        self, orders: list[OrderRequest], deadline: Deadline, *, priority: Priority = Priority.QUOTE
+    ) -> Margin | None:
+        """What `orders`, placed in this sequence, need and what the account has free; None when it cannot say."""
         return None
 
     def rate_limited_today(self) -> int:

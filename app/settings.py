@@ -7,6 +7,7 @@ Each setting is one field of `Settings` naming its variable, its default and how
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from datetime import time
 from decimal import Decimal
 from typing import Any, Callable, Mapping
 
@@ -66,12 +67,20 @@ class Settings:
     webhook_max_qty: int = _setting("WEBHOOK_MAX_QTY", 1, Env.integer, minimum=1)
     sl_percent: Decimal = _setting("SL_PERCENT", Decimal("15"), Env.percent)
     tp_percent: Decimal = _setting("TP_PERCENT", Decimal("25"), Env.percent)
+    # The rupees an alert's risk_pct is a percentage of (docs/alerts.md, "Size by risk"); unset: risk_pct refused.
+    capital: Decimal | None = _setting("CAPITAL", None, Env.rupees)
     default_product_type: str = _setting(
         "DEFAULT_PRODUCT_TYPE", "INTRADAY", Env.choice, allowed=PRODUCT_TYPES, upper=True
     )
     # How an entry's stop-loss and target exist at the broker (docs/fyers.md, "Protection").
     protection: str = _setting("PROTECTION", "legs", Env.choice, allowed=("legs", "orders", "none"))
     protection_failure: str = _setting("PROTECTION_FAILURE", "notify", Env.choice, allowed=("notify", "exit"))
+    # The day's money (docs/operations.md, "Daily locks"): rupees of the day's P&L, Fyers's figures.
+    max_daily_loss: Decimal | None = _setting("MAX_DAILY_LOSS", None, Env.rupees)
+    daily_profit_lock: Decimal | None = _setting("DAILY_PROFIT_LOCK", None, Env.rupees)
+    profit_trail_from: Decimal | None = _setting("PROFIT_TRAIL_FROM", None, Env.rupees)
+    profit_trail_keep: Decimal | None = _setting("PROFIT_TRAIL_KEEP", None, Env.rupees)
+    lock_action: str = _setting("LOCK_ACTION", "refuse", Env.choice, allowed=("refuse", "close"))
     strike_rounding: str = _setting("STRIKE_ROUNDING", "exact", Env.choice, allowed=("exact", "nearest"))
     invalid_levels: str = _setting("INVALID_LEVELS", "replace", Env.choice, allowed=("replace", "refuse"))
     require_short_for_buy: bool = _setting("REQUIRE_SHORT_FOR_BUY", False, Env.flag)
@@ -79,6 +88,9 @@ class Settings:
     max_open_lots: int | None = _setting("MAX_OPEN_LOTS", None, Env.optional_integer)
     allowed_underlyings: frozenset[str] = _setting("ALLOWED_UNDERLYINGS", frozenset(), Env.underlyings)
     freeze_qty: tuple[tuple[str, int], ...] = _setting("FREEZE_QTY", DEFAULT_FREEZE_QTY, Env.freeze_qty)
+    # Ask the broker's margin calculator before an entry; refuse one the account cannot fund (docs/fyers.md).
+    margin_check: bool = _setting("MARGIN_CHECK", True, Env.flag)
+    paper_funds: Decimal = _setting("PAPER_FUNDS", Decimal(1_000_000), Env.rupees)  # the paper account's money
     webhook_hmac_secret: str | None = _setting("WEBHOOK_HMAC_SECRET", None, Env.text)
     # either: the body's token or a signature; hmac: signed alerts only (senders that can sign, not TradingView).
     webhook_auth: str = _setting("WEBHOOK_AUTH", "either", Env.choice, allowed=("either", "secret", "hmac"))
@@ -90,6 +102,9 @@ class Settings:
     market_closed_policy: str = _setting(
         "MARKET_CLOSED_POLICY", "reject", Env.choice, allowed=("reject", "amo", "queue")
     )
+    # POST /square-off closes the bridge's positions once this IST time has passed on a trading day
+    # (docs/operations.md, "Close everything"); unset: the job is refused.
+    square_off_at: time | None = _setting("SQUARE_OFF_AT", None, Env.time_of_day)
     # An alert whose `timenow` is older is refused (422 stale); 0 turns the check off. 4 s: TradingView
     # gives up after 3 s, and `{{timenow}}` is cut to the second, so a fresh alert may read up to 1 s
     # older (both clocks are NTP-synced: milliseconds apart). TradingView resends a 5xx 5 s later with
@@ -192,6 +207,13 @@ class Settings:
 
     def _check_together(self, live: bool) -> None:
         """The rules that span several variables."""
+        if (self.profit_trail_from is None) != (self.profit_trail_keep is None):
+            raise ConfigError("PROFIT_TRAIL_FROM and PROFIT_TRAIL_KEEP must be set together")
+        if self.profit_trail_from is not None and self.profit_trail_keep >= self.profit_trail_from:
+            raise ConfigError(
+                f"PROFIT_TRAIL_KEEP ({self.profit_trail_keep}) must be below "
+                f"PROFIT_TRAIL_FROM ({self.profit_trail_from})"
+            )
         topic = self.notification_topic
         if topic and not topic.startswith("projects/") and not self.google_cloud_project:
             raise ConfigError(

@@ -20,7 +20,7 @@ from typing import Sequence
 
 from app.deadline import Deadline
 from app.domain.errors import BrokerUnavailable
-from app.domain.orders import BrokerOrder, Fill, OrderRequest, PlacedOrder, Position, PositionExit, Priority
+from app.domain.orders import BrokerOrder, Fill, Margin, OrderRequest, PlacedOrder, Position, PositionExit, Priority
 from app.ports import Broker
 
 MAX_SYMBOLS = 50  # Fyers's quotes call takes at most 50 symbols
@@ -179,6 +179,12 @@ class CoalescingBroker(Broker):
     def market_open(self, deadline: Deadline, *, priority: Priority = Priority.LOOKUP) -> bool | None:
         """Straight through (the adapter caches it)."""
         return self._inner.market_open(deadline, priority=priority)
+
+    def margin(
+        self, orders: list[OrderRequest], deadline: Deadline, *, priority: Priority = Priority.QUOTE
+    ) -> Margin | None:
+        """Straight through: each alert asks about its own orders."""
+        return self._inner.margin(orders, deadline, priority=priority)
 
     def rate_limited_today(self) -> int:
         """Straight through."""

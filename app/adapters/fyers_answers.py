@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from app.adapters.fyers_http import Exchange
-from app.domain.orders import SliceResult
+from app.domain.orders import Margin, SliceResult
 
 TOKEN_ERROR_CODES = frozenset({-8, -15, -16, -17})
 RATE_LIMIT_CODES = frozenset({-429, -353})
@@ -63,6 +63,27 @@ def prices_of(body: dict[str, Any]) -> dict[str, Decimal]:
             except (InvalidOperation, KeyError):
                 continue
     return prices
+
+
+def margin_of(body: dict[str, Any]) -> Margin | None:
+    """A multiorder-margin answer's `data`: `margin_total` (what the orders need) against `margin_avail`.
+
+    `margin_new_order` adds the open positions' margin (reference) and is not what these orders
+    need. An answer without both figures as finite numbers says nothing: None.
+    """
+    data = body.get("data")
+    if not isinstance(data, dict):
+        return None
+    figures = [data.get("margin_total"), data.get("margin_avail")]
+    if not all(isinstance(f, (int, float, str)) and not isinstance(f, bool) for f in figures):
+        return None
+    try:
+        required, available = (Decimal(str(f)) for f in figures)
+    except InvalidOperation:
+        return None
+    if not (required.is_finite() and available.is_finite()) or required < 0:
+        return None
+    return Margin(required=required, available=available)
 
 
 def outcome_open(body: dict[str, Any] | None, exchange: Exchange) -> str | None:

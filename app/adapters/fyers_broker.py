@@ -19,6 +19,7 @@ from app.adapters.fyers_answers import (
     MARKET_STATUS_OK,
     NOTHING_TO_EXIT,
     POSITION_CLOSED,
+    margin_of,
     nse_fno_open,
     outcome_open,
     prices_of,
@@ -26,7 +27,15 @@ from app.adapters.fyers_answers import (
     slice_result,
 )
 from app.adapters.fyers_http import Exchange
-from app.adapters.fyers_orders import book_order, fills_of, order_payload, orders_of, positions_of, rows_of_order
+from app.adapters.fyers_orders import (
+    book_order,
+    fills_of,
+    margin_payload,
+    order_payload,
+    orders_of,
+    positions_of,
+    rows_of_order,
+)
 from app.adapters.fyers_sdk import FyersClient
 from app.adapters.pacer import Pacer
 from app.deadline import Deadline
@@ -34,6 +43,7 @@ from app.domain.errors import BrokerUnavailable, LoginRequired, OrderOutcomeUnkn
 from app.domain.orders import (
     BrokerOrder,
     Fill,
+    Margin,
     OrderRequest,
     PlacedOrder,
     Position,
@@ -221,6 +231,12 @@ class FyersBroker(Broker):
         if exchange.response is None and exchange.never_sent:
             raise BrokerUnavailable(f"Fyers could not be reached; {subject} was not sent")
         return body, exchange
+
+    def margin(
+        self, orders: list[OrderRequest], deadline: Deadline, *, priority: Priority = Priority.QUOTE
+    ) -> Margin | None:
+        """What the orders need and the account has free (POST /multiorder/margin); None when Fyers does not say."""
+        return margin_of(self._read("multiorder_margin", margin_payload(orders), deadline, priority=priority))
 
     def market_open(self, deadline: Deadline, *, priority: Priority = Priority.LOOKUP) -> bool | None:
         """NSE F&O's status from Fyers (marketStatus), cached for 30 s; None if it cannot say."""

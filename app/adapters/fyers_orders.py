@@ -27,6 +27,8 @@ _POSITION_AMOUNTS = {
     "buy_avg": "buyAvg",
     "sell_avg": "sellAvg",
 }
+# The fields of one multiorder-margin row (reference, Multiorder Margin Calculator).
+_MARGIN_FIELDS = ("symbol", "qty", "side", "type", "productType", "limitPrice", "stopLoss", "stopPrice", "takeProfit")
 # What reading a row Fyers sent in an unexpected shape can raise: that row is skipped, never a crash.
 _MALFORMED = (KeyError, TypeError, ValueError, InvalidOperation)
 
@@ -56,6 +58,20 @@ def order_payload(order: OrderRequest) -> dict[str, Any]:
     if order.product_type not in ("CO", "BO") and (order.stop_loss_points or order.take_profit_points):
         payload["legType"] = 1  # SL/TP attached to an INTRADAY/MARGIN order, in points
     return payload
+
+
+def margin_payload(orders: list[OrderRequest]) -> dict[str, Any]:
+    """The orders as the multiorder-margin body, in their sequence (a buy before a sell gets the hedge benefit)."""
+    rows = []
+    for order in orders:
+        placed = order_payload(order)
+        row = {name: placed[name] for name in _MARGIN_FIELDS}
+        # The reference: stopLoss and takeProfit are "for CO and BO orders" (default 0.0); an
+        # INTRADAY order's TP/SL legs do not change what it needs.
+        if order.product_type not in ("CO", "BO"):
+            row["stopLoss"] = row["takeProfit"] = 0
+        rows.append(row)
+    return {"data": rows}
 
 
 def _wire_price(price: Decimal | None) -> float:

@@ -12,6 +12,7 @@ import logging
 import shutil
 import tempfile
 import threading
+from functools import partial
 from typing import Any
 
 from fyers_apiv3 import fyersModel
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 
 READ_CALL_CAP = 1.0  # seconds one quote/positions/order-book call may take
 _SDK_LOGGERS = ("FyersAPI", "FyersAPIRequest")
+# Endpoints SDK 3.2.0 has no method for: posted through its own HTTP helper (Config.API + path),
+# so they keep its headers and quirks, and the same session, pacer and deadline as every call.
+SDK_LESS_POSTS = {"multiorder_margin": "/multiorder/margin"}
 
 
 def point_sdk_at(api_base: str, data_base: str) -> None:
@@ -87,7 +91,10 @@ class FyersClient:
             if self._model.token != token:
                 self._model.token = token
                 self._model.header = f"{self._app_id}:{token}"
-        sdk_call = getattr(self._model, method)
+        if method in SDK_LESS_POSTS:
+            sdk_call = partial(self._model.service.post_call, SDK_LESS_POSTS[method], self._model.header)
+        else:
+            sdk_call = getattr(self._model, method)
         with self._session.bounded(min(timeout, deadline.remaining())) as exchange:
             try:
                 result = sdk_call(argument) if argument is not None else sdk_call()

@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Sequence
 
 from app.adapters.paper_ledger import Ledger
+from app.adapters.paper_margin import PAPER_FUNDS, order_needs, position_holds
 from app.deadline import Deadline
 from app.domain.errors import OrderRejected
 from app.domain.orders import (
@@ -25,6 +26,7 @@ from app.domain.orders import (
     STOP_MARKET,
     BrokerOrder,
     Fill,
+    Margin,
     OrderRequest,
     PlacedOrder,
     Position,
@@ -75,7 +77,8 @@ class PaperBroker(Broker):
 
     name = "paper"
 
-    def __init__(self):
+    def __init__(self, funds: Decimal = PAPER_FUNDS):
+        self._funds = funds  # PAPER_FUNDS: the paper account's money, for the margin check
         self._lock = threading.Lock()
         self._book: list[BrokerOrder] = []
         self._where: dict[str, int] = {}  # order id -> its place in the book
@@ -211,6 +214,13 @@ class PaperBroker(Broker):
             if not order.working:
                 raise OrderRejected(f"order {order_id} is {order.status}: only a pending order can be cancelled")
             self._put(replace(order, status="cancelled", message="cancelled on request"))
+
+    def margin(self, orders: list[OrderRequest], deadline: Deadline, *, priority: Priority = Priority.QUOTE) -> Margin:
+        """Buys need their premium at the paper price, sells a fixed margin; free: PAPER_FUNDS less positions' hold."""
+        with self._lock:
+            required = sum((order_needs(order, self._price(order.symbol)) for order in orders), Decimal(0))
+            held = sum((position_holds(ledger) for ledger in self._ledgers.values()), Decimal(0))
+        return Margin(required=required, available=self._funds - held)
 
     def readiness(self) -> tuple[bool, str]:
         """Always ready."""

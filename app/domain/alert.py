@@ -25,6 +25,7 @@ from app.domain.alert_fields import (
     PRODUCT_TYPES,
     SECRET_NAMES,
     SHARED_FIELDS,
+    SIZE_FIELDS,
     nearest_field,
     normalize,
 )
@@ -59,6 +60,8 @@ class Alert:
     take_profit: Decimal | None
     idempotency_key: str | None
     lots: int | None = None
+    risk: Decimal | None = None  # rupees the order may lose at its stop: sizes the order (sizing.py)
+    risk_pct: Decimal | None = None  # the same as a percentage of CAPITAL
     scope: str = "contract"  # EXIT only: the contract, or every position of the underlying
     field_prefix: str = ""  # "legs[1]." for a leg, so errors name the exact field
 
@@ -209,6 +212,7 @@ def _leg(
     whole_underlying = action == "EXIT" and scope == "underlying"
     if "qty" in payload and "lots" in payload:
         raise InvalidAlert(prefix + "lots", "give qty (contracts) or lots, not both")
+    risk, risk_pct = _risk(payload, prefix, action)
     underlying = _underlying(payload.get("symbol"), prefix)
     # An EXIT of a whole underlying names no contract.
     strike = option_type = expiry = None
@@ -224,6 +228,8 @@ def _leg(
         action=action,
         qty=values.whole_number(prefix + "qty", payload.get("qty")),
         lots=values.whole_number(prefix + "lots", payload.get("lots")),
+        risk=risk,
+        risk_pct=risk_pct,
         product_type=values.one_of(
             prefix + "productType", payload.get("productType", default_product_type), PRODUCT_TYPES
         ),
@@ -233,6 +239,26 @@ def _leg(
         scope=scope,
         field_prefix=prefix,
     )
+
+
+def _risk(payload: Mapping[str, Any], prefix: str, action: str) -> tuple[Decimal | None, Decimal | None]:
+    """The leg's risk in rupees, or in percent of CAPITAL: one way to size an entry, and never an exit."""
+    risk = values.positive_number(prefix + "risk", payload.get("risk"))
+    risk_pct = values.percent(prefix + "risk_pct", payload.get("risk_pct"))
+    if risk is None and risk_pct is None:
+        return None, None
+    name = "risk" if risk is not None else "risk_pct"
+    field, sent = prefix + name, shown(payload[name])
+    if action == "EXIT":
+        raise InvalidAlert(field, f"{field} {sent} sizes an entry; an EXIT closes what is held: drop {name}")
+    for other in SIZE_FIELDS:
+        if other != name and payload.get(other) not in (None, ""):
+            raise InvalidAlert(
+                field,
+                f"{field} {sent} sizes the order, and so does {prefix}{other} {shown(payload[other])}: "
+                "give one of qty, lots, risk or risk_pct",
+            )
+    return risk, risk_pct
 
 
 def _underlying(value: Any, prefix: str) -> str:

@@ -24,11 +24,14 @@ ALIASES = {
     "product_type": "productType",
 }
 # Fields a multi-leg message may set once for all its legs.
-SHARED_FIELDS = ("symbol", "expiry", "productType", "optionType", "qty", "lots", "sl", "tp")
+SHARED_FIELDS = ("symbol", "expiry", "productType", "optionType", "qty", "lots", "risk", "risk_pct", "sl", "tp")
 # What one leg reads; a single alert reads the same from the message.
 LEG_FIELDS = (
-    "symbol", "strikeprice", "optionType", "expiry", "action", "qty", "lots", "productType", "sl", "tp", "scope",
+    "symbol", "strikeprice", "optionType", "expiry", "action", "qty", "lots", "risk", "risk_pct", "productType", "sl",
+    "tp", "scope",
 )
+# The ways to say how much an entry buys or sells: one at most.
+SIZE_FIELDS = ("qty", "lots", "risk", "risk_pct")
 MESSAGE_FIELDS = ("token", "idempotency_key", "strategy", "dry_run", "legs")
 # Never read to trade: kept in the journal as sent. `meta` is the trader's own object; the
 # rest are what TradingView's placeholders fill ({{close}}, {{ticker}}, {{timenow}}, ...).

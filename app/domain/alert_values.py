@@ -117,6 +117,16 @@ def positive_number(field: str, value: Any, required: bool = False) -> Decimal |
     return number
 
 
+def percent(field: str, value: Any) -> Decimal | None:
+    """A percentage above 0 and at most 100; None when absent or empty."""
+    if value is None or value == "":
+        return None
+    number = _number(field, value)
+    if not 0 < number <= 100:
+        raise InvalidAlert(field, f"{field} must be a percentage above 0 and at most 100, got {shown(value)}")
+    return number
+
+
 def whole_number(field: str, value: Any) -> int | None:
     """A positive whole number; None when absent or empty."""
     if value is None or value == "":

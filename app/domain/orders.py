@@ -180,6 +180,19 @@ class Position:
 
 
 @dataclass(frozen=True, slots=True)
+class Margin:
+    """What a set of orders needs from the account, and what the account has free, in rupees."""
+
+    required: Decimal
+    available: Decimal
+
+    @property
+    def shortfall(self) -> Decimal:
+        """How much more the account needs to fund the orders (0 when it can)."""
+        return max(Decimal(0), self.required - self.available)
+
+
+@dataclass(frozen=True, slots=True)
 class PositionExit:
     """What the broker's exit-position call did to one position."""
 

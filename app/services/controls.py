@@ -60,14 +60,21 @@ class TradingControls:
 
     def paused(self) -> dict[str, Any] | None:
         """The pause record when trading is paused, else None: read from the store now."""
-        return _pause(self._read_switch().data)
+        return self._pause(self._read_switch().data)
 
     def entries_paused(self) -> dict[str, Any] | None:
         """The pause record for the entry gate: this instance's cache while fresh, else read."""
         seen = self._switch
         if seen is not None and self._monotonic() - seen.at < self.switch_ttl:
-            return _pause(seen.data)
-        return _pause(self._refreshing().result().data)
+            return self._pause(seen.data)
+        return self._pause(self._refreshing().result().data)
+
+    def switch_document(self, fresh: bool = False) -> dict[str, Any]:
+        """The switch document, paused or not: this instance's cache while fresh (`fresh`: read now)."""
+        seen = self._switch
+        if fresh or seen is None or self._monotonic() - seen.at >= self.switch_ttl:
+            seen = self._read_switch() if fresh else self._refreshing().result()
+        return dict(seen.data or {})
 
     def refresh_switch(self, ahead: bool = False) -> None:
         """Start reading the switch when stale (`ahead`: half stale); `finish_reads` waits for it."""
@@ -88,8 +95,35 @@ class TradingControls:
         return self._set({"paused": True, "reason": reason[:200], "at": self._clock.now().isoformat()})
 
     def resume(self) -> dict[str, Any]:
-        """Allow new entries again."""
-        return self._set({"paused": False, "at": self._clock.now().isoformat()})
+        """Allow new entries again; resuming a day's lock lifts it for the rest of that day."""
+        resumed: dict[str, Any] = {"paused": False, "at": self._clock.now().isoformat()}
+        current = self.paused()
+        if current and current.get("day"):
+            resumed.update(lifted=current["day"], lifted_rule=current.get("rule"))
+        return self._set(resumed)
+
+    def swap_switch(self, change: Callable[[dict[str, Any] | None], dict[str, Any] | None]) -> dict[str, Any] | None:
+        """Compare-and-swap the switch document: `change` gives the new one (None: leave it); what was written."""
+        for _ in range(_ATTEMPTS):
+            found = self._store.get(_SWITCH)
+            data = change(found.data if found else None)
+            if data is None:
+                return None
+            if found is None:
+                generation = self._store.create(_SWITCH, data)
+            else:
+                generation = self._store.replace(_SWITCH, data, found.generation)
+            if generation is not None:
+                self._remember_switch(_Seen(_SWITCH, data, generation, self._monotonic()))
+                return data
+        return None
+
+    def _pause(self, data: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The record when it pauses trading now: a day's lock pauses only its own IST day."""
+        if not data or not data.get("paused"):
+            return None
+        day = data.get("day")
+        return data if day is None or day == self._clock.now().astimezone(IST).date().isoformat() else None
 
     def _refreshing(self) -> Future:
         """The switch read under way (begun within the TTL), or a new one."""
@@ -120,16 +154,9 @@ class TradingControls:
                 self._switch = seen
 
     def _set(self, data: dict[str, Any]) -> dict[str, Any]:
-        for _ in range(_ATTEMPTS):
-            found = self._store.get(_SWITCH)
-            if found is None:
-                generation = self._store.create(_SWITCH, data)
-            else:
-                generation = self._store.replace(_SWITCH, data, found.generation)
-            if generation is not None:
-                self._remember_switch(_Seen(_SWITCH, data, generation, self._monotonic()))
-                return data
-        raise RuntimeError("could not update the trading switch under contention")
+        if self.swap_switch(lambda _: data) is None:
+            raise RuntimeError("could not update the trading switch under contention")
+        return data
 
     # -- the day's order count -----------------------------------------------------------
 
@@ -244,10 +271,6 @@ class Reservation:
         kept = self._kept if self._accounted or not order_attempted else self.count
         if granted and kept < self.count:
             self._controls.release_orders(self.count - kept)
-
-
-def _pause(data: dict[str, Any] | None) -> dict[str, Any] | None:
-    return data if data and data.get("paused") else None
 
 
 def _count(seen: _Seen) -> int:

@@ -13,6 +13,7 @@ from app.domain.alert import AlertMessage
 from app.domain.errors import BridgeError, OrderOutcomeUnknown, PacedOut, RiskRefused
 from app.domain.orders import OrderRequest
 from app.services.controls import Reservation, TradingControls
+from app.services.funding import Funding
 from app.services.idempotency import Claim, IdempotencyLedger, Replay
 from app.services.placement import OrderPlacer
 from app.services.planning import OrderPlanner, PlannedOrder
@@ -36,6 +37,7 @@ class Execution:
     reconciler: Reconciler
     controls: TradingControls
     trades: TradeDesk  # follows each entry after its order: fills, protection, exits
+    funding: Funding  # refuses entries the account cannot fund (MARGIN_CHECK); a dry run is not asked
     rate_wait_seconds: float = 10.0  # how long past the answer an order may wait for a rate slot
 
     def prepare(self, message: AlertMessage) -> Reservation | None:
@@ -83,7 +85,7 @@ class Execution:
         limit = self.planner.rules.max_orders_per_day
         if reservation is not None and not reservation.granted():
             raise RiskRefused("MAX_ORDERS_PER_DAY", f"MAX_ORDERS_PER_DAY={limit} reached for today")
-        plan = self.planner.plan(message, deadline)
+        plan = self.funding.check(self.planner.plan(message, deadline), deadline, record.warnings)
         if not plan.orders:
             body = {
                 "status": "nothing_to_close",

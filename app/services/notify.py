@@ -25,6 +25,9 @@ FAILURE_KINDS = frozenset(
         "rejected_by_exchange",  # an accepted order the exchange rejected later
         "protection_failed",  # a position with no stop-loss at the broker
         "day_summary",  # asked for by a Scheduler job: the day's one summary
+        "day_locked",  # the day's P&L crossed a line: entries are refused until tomorrow
+        "day_lock_lifted",
+        "close_all",  # close-all or the square-off flattened (or failed to flatten) the book
     }
 )
 # A queued alert ends long after TradingView was answered "queued", and often before the

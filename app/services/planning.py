@@ -9,7 +9,6 @@ first and margin stays low. A live alert, a dry run and a queued alert share thi
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable
 
@@ -17,96 +16,14 @@ from app.deadline import Deadline
 from app.domain.alert import Alert, AlertMessage, check_lots
 from app.domain.contracts import Contract, SymbolMaster
 from app.domain.errors import BrokerUnavailable, InvalidLevel, RiskRefused
-from app.domain.orders import EXIT_BY_BROKER, TAGLESS_PRODUCTS, OrderRequest, Position, Priority, Side, order_tag
-from app.domain.pricing import Exits, price_exits
+from app.domain.orders import Position, Priority, Side
+from app.domain.pricing import price_exits
+from app.domain.sizing import size_leg
 from app.domain.strikes import nearest_strike, select_strike, spot_symbol
 from app.ports import Broker, Clock
 from app.services.controls import TradingControls
-
-
-@dataclass(frozen=True)
-class RiskRules:
-    """The settings that shape and limit orders."""
-
-    max_lots: int
-    sl_percent: Decimal
-    tp_percent: Decimal
-    protection: str  # PROTECTION: legs, orders or none
-    require_short_for_buy: bool = False
-    max_orders_per_day: int | None = None
-    max_open_lots: int | None = None
-    allowed_underlyings: frozenset[str] = frozenset()
-    freeze_qty: dict[str, int] = field(default_factory=dict)
-    invalid_levels: str = "replace"  # an sl/tp on the wrong side of the LTP: replace (and say so) or refuse
-
-
-@dataclass
-class PlannedOrder:
-    """One order the alert will place, with what the answer reports about it."""
-
-    leg: int  # the index of the alert leg it comes from
-    alert: Alert
-    contract: Contract | None  # None for an EXIT of a whole underlying
-    symbol: str
-    qty: int
-    side: Side
-    product_type: str
-    ltp: Decimal | None = None
-    exits: Exits | None = None
-    closing: bool = False  # an EXIT order: never gated, never opens a position
-    position: Position | None = None  # the position row an EXIT closes
-
-    broker_exit: bool = False  # PROTECTION on: an EXIT closes with the broker's exit call (legs cancelled first)
-
-    @property
-    def exits_by_broker(self) -> bool:
-        """Whether this EXIT closes its position with the broker's exit call, not an opposite order.
-
-        A CO/BO position must (a plain order is refused); a protected one should: the exit call
-        cancels the position's working stop and target first, where an opposite order would
-        leave a stop working on a flat position, to open a naked one when it triggers.
-        """
-        return self.closing and (self.product_type in EXIT_BY_BROKER or self.broker_exit)
-
-    def request(
-        self,
-        tag_seed: str,
-        strategy: str | None,
-        legs: bool,
-        freeze_qty: int | None,
-        amo: bool = False,
-    ) -> OrderRequest:
-        """The broker order, tagged from `tag_seed` (the claim of its key) and the strategy."""
-        bracket = self.product_type in TAGLESS_PRODUCTS
-        send_exits = self.exits is not None and (bracket or legs) and not self.closing
-        return OrderRequest(
-            symbol=self.symbol,
-            qty=self.qty,
-            side=self.side,
-            product_type=self.product_type,
-            tag=None if bracket else order_tag(tag_seed, strategy),
-            stop_loss_points=self.exits.stop_loss_points if send_exits else None,
-            # A cover order carries only a stop; a bracket order both legs.
-            take_profit_points=(
-                self.exits.take_profit_points if send_exits and self.product_type != "CO" else None
-            ),
-            slice=bool(freeze_qty and self.qty > freeze_qty),
-            amo=amo,
-            closing=self.closing,
-        )
-
-
-@dataclass
-class Plan:
-    """The orders of one message, in the order they will be placed."""
-
-    orders: list[PlannedOrder]
-    nothing_to_close: list[str] = field(default_factory=list)
-
-    @property
-    def entries(self) -> int:
-        """Orders that may open or add to a position (those the daily limit counts)."""
-        return sum(1 for order in self.orders if not order.closing)
+from app.services.day_lock import DayLock
+from app.services.plan import Plan, PlannedOrder, RiskRules
 
 
 class OrderPlanner:
@@ -119,8 +36,10 @@ class OrderPlanner:
         master: Callable[[], SymbolMaster],
         controls: TradingControls,
         clock: Clock,
+        day_lock: DayLock,
     ):
         self.rules = rules
+        self.day_lock = day_lock
         self._broker = broker
         self._master = master
         self._controls = controls
@@ -146,16 +65,18 @@ class OrderPlanner:
                 exits.append((index, leg, contract))
                 continue
             lots_field = leg.field_prefix + ("lots" if leg.lots is not None else "qty")
+            # A leg sized by risk holds one lot (qty None) until its stop is priced (_size).
             qty = leg.lots * contract.lot_size if leg.lots is not None else leg.qty
             qty = check_lots(qty, contract.lot_size, self.rules.max_lots, lots_field)
             planned.append(PlannedOrder(index, leg, contract, contract.ticker, qty, leg.side, leg.product_type))
         needs_positions = bool(exits) or (
             self.rules.require_short_for_buy and any(o.side is Side.BUY for o in planned)
-        ) or (self.rules.max_open_lots is not None and bool(planned))
+        ) or (self.rules.max_open_lots is not None and bool(planned)) or (self.day_lock.rules.active and bool(planned))
         symbols = sorted({o.symbol for o in planned} | {c.ticker for _, _, c in exits if c})
         prices, positions = self._read(symbols, needs_positions, deadline, priority)
         closing, nothing = self._closing_orders(exits, positions)
-        self._gate_positions(planned, positions)
+        if planned:
+            self.day_lock.check_entry(positions, deadline)
         for order in planned:
             order.ltp = self._ltp(prices, order.symbol)
             order.exits = price_exits(
@@ -168,6 +89,8 @@ class OrderPlanner:
                 self.rules.tp_percent,
             )
             self._check_levels(order)
+            self._size(order)
+        self._gate_positions(planned, positions)  # after sizing: MAX_OPEN_LOTS counts the sized lots
         for order in closing:
             order.ltp = prices.get(order.symbol)
         # Buys before sells: a hedge's bought leg lands before the sold leg it protects.
@@ -188,6 +111,15 @@ class OrderPlanner:
                     ltp=float(order.ltp),
                 )
 
+    def _size(self, order: PlannedOrder) -> None:
+        """An order sized by risk takes the lots its priced stop allows (sizing.py); others keep their qty."""
+        order.sizing = size_leg(
+            order.alert, self.rules.capital, order.ltp, order.exits.stop_loss, order.contract.lot_size,
+            self.rules.max_lots,
+        )
+        if order.sizing is not None:
+            order.qty = order.sizing.qty
+
     def freeze_qty(self, order: PlannedOrder) -> int | None:
         """The exchange freeze quantity for the order's underlying, if configured."""
         return self.rules.freeze_qty.get(order.alert.underlying)
@@ -203,7 +135,7 @@ class OrderPlanner:
         paused = self._controls.entries_paused()
         if paused:
             raise RiskRefused(
-                "paused",
+                paused.get("rule") or "paused",  # a day's lock names its rule (MAX_DAILY_LOSS...)
                 f"trading is paused ({paused.get('reason') or 'kill switch'}); exits are still allowed",
             )
         allowed = self.rules.allowed_underlyings

@@ -38,6 +38,10 @@ class Outcome(StrEnum):
     STOP_HIT = "stop_hit"
     TARGET_HIT = "target_hit"
     PROTECTION_CANCELLED = "protection_cancelled"
+    # The day's money (app/services/day_lock.py).
+    DAY_LOCKED = "day_locked"
+    DAY_LOCK_LIFTED = "day_lock_lifted"
+    CLOSE_ALL = "close_all"  # close-all or the square-off: what was cancelled and exited (app/services/close_all.py)
     # A refusal or failure is journalled under its error's code.
     ERROR = "error"
     INVALID = "invalid"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from app.domain.orders import OrderRequest
-from app.services.planning import PlannedOrder
+from app.services.plan import PlannedOrder
 
 
 def leg_summary(planned: PlannedOrder) -> dict[str, Any]:
@@ -58,6 +58,7 @@ def decision(planned: PlannedOrder, request: OrderRequest) -> dict[str, Any]:
         "tag": request.tag,
         "closing": planned.closing,
         "adjustments": _adjustments(planned, str) if planned.exits is not None else [],
+        **({"sizing": planned.sizing.shown(str)} if planned.sizing is not None else {}),
     }
 
 
@@ -84,6 +85,8 @@ def _order_notes(planned: PlannedOrder, request: OrderRequest | None) -> dict[st
         notes["closing"] = True
     if planned.exits is not None and planned.exits.adjustments:
         notes["adjustments"] = _adjustments(planned, float)
+    if planned.sizing is not None:
+        notes["sizing"] = planned.sizing.shown(float)
     if planned.exits_by_broker:
         notes["position_id"] = planned.position.position_id
     if request is not None and request.slice:

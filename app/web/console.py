@@ -24,6 +24,7 @@ from app.domain.errors import BridgeError
 from app.logs import log_event
 from app.security import same_secret
 from app.web import console_security
+from app.web.close_all import CLOSE_BUDGET
 from app.web.orders import page_arguments
 from app.web.responses import services
 from app.web.trades import SYNC_BUDGET
@@ -169,11 +170,43 @@ def sync_now():
     return redirect(url_for("console.index"), code=303)
 
 
+@bp.get("/console/close-all")
+def close_all_form():
+    """The confirmation step: what closing everything would cancel and exit, read from the book now."""
+    if not console_security.session_live():
+        return redirect(url_for("console.login_form"), code=303)
+    try:
+        found, unavailable = services().closer.preview("bridge", Deadline(3.0)), None
+    except BridgeError as error:
+        found, unavailable = {"positions": [], "orders": []}, error.message
+    return render_template("console/close_all.html", found=found, unavailable=unavailable, csrf=session.get("csrf"))
+
+
+@bp.post("/console/close-all")
+def close_all():
+    """Close everything the bridge opened today, once: cancel its working orders, exit its positions."""
+    _require_session(check_csrf=True)
+    log_event(log, logging.WARNING, "close_all_asked", "close-all asked from the console")
+    try:
+        services().closer.run("bridge", Deadline(CLOSE_BUDGET), "console")
+    except BridgeError as error:  # nothing claimed (no login, no book, no state): said on the page, not hidden
+        log_event(log, logging.ERROR, "close_all_failed", f"close-all from the console failed: {error.message}")
+        found = {"positions": [], "orders": []}
+        failed = f"Close-all failed: {error.message}"
+        return render_template("console/close_all.html", found=found, unavailable=failed, csrf=session.get("csrf")), 503
+    return redirect(url_for("console.index"), code=303)
+
+
 @bp.post("/console/resume")
 def resume():
     """Allow new entries again."""
     _require_session(check_csrf=True)
-    services().controls.resume()
+    bridge = services()
+    current = bridge.controls.paused()
+    if current and current.get("day"):  # a day's loss or profit lock: lifted for the rest of the day, and told
+        bridge.day_lock.lift("the console", Deadline(2.0))
+    else:
+        bridge.controls.resume()
     log_event(log, logging.WARNING, "trading_resumed", "trading resumed from the console")
     return redirect(url_for("console.index"), code=303)
 

@@ -44,8 +44,23 @@ def postback():
 @bp.post("/sync")
 @require_admin_or_scheduler
 def sync():
-    """Bring every trade the bridge follows up to date from the order book, tradebook and positions."""
-    return respond(Answer(200, services().desk.sync(Deadline(SYNC_BUDGET))))
+    """Bring every trade the bridge follows up to date from the order book, tradebook and positions.
+
+    Then the day's lines (MAX_DAILY_LOSS, DAILY_PROFIT_LOCK, the profit trail) are checked on Fyers's
+    P&L; with LOCK_ACTION=close a locked day's positions are closed, once.
+    """
+    bridge = services()
+    deadline = Deadline(SYNC_BUDGET)
+    body = bridge.desk.sync(deadline)
+    body["day"] = bridge.day_lock.sweep(deadline)
+    return respond(Answer(200, body))
+
+
+@bp.post("/admin/unlock")
+@require_admin
+def unlock():
+    """Lift today's loss or profit lock for the rest of the day (logged, journaled, notified)."""
+    return respond(Answer(200, services().day_lock.lift("the admin token", Deadline(VIEW_BUDGET))))
 
 
 @bp.get("/positions")

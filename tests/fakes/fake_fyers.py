@@ -99,6 +99,15 @@ The trade after the order (SDK 3.1.15+ legs, stop orders, GTT, tradebook, postba
   ``leg2`` for OCO: leg1 trigger above the LTP, leg2 below) with price/triggerPrice/qty in whole
   lots. A ``set_ltp`` crossing a trigger places a limit order at that leg's price (orderTag
   "1:GTT<tag>" or "2:GTTUntagged") and marks the GTT ord_status 2 "TRIGGERED".
+- Funds and margin: ``GET /funds`` answers the reference's ten ``fund_limit`` rows (id 10
+  "Available Balance" = ``fake.funds_available``, default Rs 10,00,000). ``POST
+  /multiorder/margin {"data": [{symbol, qty, side, type, productType, limitPrice, stopLoss,
+  stopPrice, takeProfit}, ...]}`` checks each row like an order's fields (symbol, qty in lots,
+  side, type, productType mandatory; -50 / -300 otherwise) and answers ``{"code":200,
+  "message":"","data":{"margin_avail","margin_total","margin_new_order"},"s":"ok"}``: a buy
+  needs premium x qty, a sell ``sell_margin_per_lot`` (Rs 1,20,000) a lot, or
+  ``hedged_sell_margin_per_lot`` for the lots a buy earlier in the list covers (same underlying
+  and option type): order matters, as the reference says. Fyers publishes no formula; this is ours.
 
 Strict rate limit (``strict_rate_limit=True``, ``--strict-rate-limit``): the strictest reading
 of Fyers's published limits, since Fyers does not say how it counts. At most 10 requests in ANY
@@ -209,6 +218,17 @@ _MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC"
 # "YY MON strike CE|PE"; futures "YY MON FUT".
 _OPTION_RE = re.compile(
     rf"^\d{{2}}(?:(?:{_MONTHS})|[1-9OND](?:0[1-9]|[12]\d|3[01]))(\d+(?:\.\d+)?)(CE|PE)$"
+)
+# Funds and margin. Fyers publishes no formula: a buy needs its premium (limitPrice for a limit
+# order, else the LTP) times qty; a sell a fixed margin per lot, less when a buy earlier in the
+# same request covers it (same underlying and option type: the reference's "hedge benefit" when
+# the BUY order is passed first). margin_new_order adds what open short lots hold.
+FUNDS_AVAILABLE = 1_000_000.0
+SELL_MARGIN_PER_LOT = 120_000.0  # about SPAN + exposure for a NIFTY option lot, late 2026
+HEDGED_SELL_MARGIN_PER_LOT = 30_000.0
+FUND_TITLES = (
+    "Total Balance", "Utilized Amount", "Clear Balance", "Realized Profit and Loss", "Collaterals",
+    "Fund Transfer", "Receivables", "Adhoc Limit", "Limit at start of the day", "Available Balance",
 )
 _FUTURE_RE = re.compile(rf"^\d{{2}}(?:{_MONTHS})FUT$")
 _SYMBOL_RE = re.compile(r"^(NSE|BSE):([A-Z0-9&_\-]+)$")
@@ -375,6 +395,11 @@ class FakeFyers:
         # marketStatus rows to serve as they are, in place of those built from market_open.
         self.market_status_rows: list[dict] | None = None
         self.freeze_qty = dict(DEFAULT_FREEZE_QTY)
+        # GET /funds and POST /multiorder/margin: the account's free money ("Available Balance",
+        # margin_avail), and what one short option or future lot needs (a buy needs its premium).
+        self.funds_available = FUNDS_AVAILABLE
+        self.sell_margin_per_lot = SELL_MARGIN_PER_LOT
+        self.hedged_sell_margin_per_lot = HEDGED_SELL_MARGIN_PER_LOT
 
         self._lock = threading.RLock()
         self._signing_key = secrets.token_bytes(32)
@@ -1037,6 +1062,8 @@ class FakeFyers:
             ("api", "orders/sync", "PATCH"): ("PATCH", True, self._modify_order),
             ("api", "orders"): ("GET", True, self._orderbook),
             ("api", "tradebook"): ("GET", True, self._tradebook),
+            ("api", "funds"): ("GET", True, self._funds),
+            ("api", "multiorder/margin"): ("POST", True, self._multiorder_margin),
             ("api", "gtt/orders/sync"): ("POST", True, self._place_gtt),
             ("api", "gtt/orders/sync", "PATCH"): ("PATCH", True, self._modify_gtt),
             ("api", "gtt/orders/sync", "DELETE"): ("DELETE", True, self._cancel_gtt),
@@ -1977,6 +2004,82 @@ class FakeFyers:
             "dayBuyQty": buy_qty,
             "daySellQty": sell_qty,
         }
+
+    # ------------------------------------------------------------------ funds and margin
+    def _held_margin(self) -> float:
+        """What the open short lots hold (the margin a new order's margin_new_order adds)."""
+        held = 0.0
+        for (symbol, _product), pos in self._positions.items():
+            info = self.symbol_info(symbol)
+            short = pos["sellQty"] - pos["buyQty"]
+            if info is not None and info.lot and short > 0:
+                held += short // info.lot * self.sell_margin_per_lot
+        return held
+
+    def _funds(self, **_: Any):
+        """GET /funds: the reference's fund_limit rows; id 10 "Available Balance" is funds_available."""
+        with self._lock:
+            available, held = float(self.funds_available), self._held_margin()
+        amounts = {1: available + held, 2: held, 3: available + held, 9: available + held, 10: available}
+        rows = [{"id": number, "title": title, "equityAmount": amounts.get(number, 0.0), "commodityAmount": 0}
+                for number, title in enumerate(FUND_TITLES, 1)]
+        return 200, {"code": 200, "message": "", "s": "ok", "fund_limit": rows}
+
+    def _check_margin_row(self, row: Any) -> dict | None:
+        """The error answer for one multiorder-margin row, or None when it is valid (reference fields)."""
+        if not isinstance(row, dict):
+            return _error(-50, "Invalid request: each data row must be an object")
+        missing = [name for name in ("symbol", "qty", "side", "type", "productType") if name not in row]
+        if missing:
+            return _error(-50, f"Please provide {', '.join(missing)}")
+        info = self.symbol_info(row["symbol"] if isinstance(row["symbol"], str) else "")
+        if info is None or info.kind == "index":
+            return _error(-300, "Please provide a valid symbol")
+        qty = row["qty"]
+        if not isinstance(qty, int) or isinstance(qty, bool) or qty <= 0 or qty % info.lot:
+            return _error(-50, f"Please provide a valid quantity: a multiple of lot size {info.lot}")
+        if isinstance(row["side"], bool) or row["side"] not in (1, -1):
+            return _error(-50, "Please provide a valid order side of either buy or sell")
+        if isinstance(row["type"], bool) or row["type"] not in (1, 2, 3, 4):
+            return _error(-50, "Please provide a valid order type")
+        if row["productType"] not in PRODUCT_TYPES:
+            return _error(-50, "Please provide a valid product type")
+        for name in ("limitPrice", "stopLoss", "stopPrice", "takeProfit"):
+            value = row.get(name, 0.0)
+            if not _is_number(value) or value < 0:
+                return _error(-50, f"Please provide a valid {name}")
+        if row["type"] in (1, 4) and not row.get("limitPrice"):
+            return _error(-50, "Please provide a valid limitPrice")
+        if row["type"] in (3, 4) and not row.get("stopPrice"):
+            return _error(-50, "Please provide a valid stop price")
+        return None
+
+    def _multiorder_margin(self, body: Any, **_: Any):
+        """POST /multiorder/margin: what the orders need, in their sequence, and what the account has."""
+        rows = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(rows, list) or not rows:
+            return 400, _error(-50, "Please provide data: a list of orders")
+        for row in rows:
+            error = self._check_margin_row(row)
+            if error is not None:
+                return 400, error
+        total, bought = 0.0, {}  # (underlying, option type) -> lots bought earlier in the request
+        with self._lock:
+            for row in rows:
+                info = self.symbol_info(row["symbol"])
+                cover = (info.underlying, row["symbol"][-2:] if info.kind == "option" else "FUT")
+                lots = row["qty"] // info.lot
+                if row["side"] == 1:
+                    price = row.get("limitPrice") if row["type"] in (1, 4) else self.ltp(row["symbol"])
+                    total += float(price) * row["qty"]
+                    bought[cover] = bought.get(cover, 0) + lots
+                else:
+                    hedged = min(lots, bought.get(cover, 0))
+                    bought[cover] = bought.get(cover, 0) - hedged
+                    total += hedged * self.hedged_sell_margin_per_lot + (lots - hedged) * self.sell_margin_per_lot
+            available, held = float(self.funds_available), self._held_margin()
+        margin = {"margin_avail": available, "margin_total": total, "margin_new_order": total + held}
+        return 200, {"code": 200, "message": "", "data": margin, "s": "ok"}
 
     def _get_positions(self, **_: Any):
         with self._lock:
