@@ -16,6 +16,7 @@ def create_app(settings=None, services=None) -> Flask:
     from app.settings import Settings
     from app.web import (
         auth,
+        books,
         close_all,
         console,
         controls,
@@ -58,6 +59,7 @@ def create_app(settings=None, services=None) -> Flask:
     app.register_blueprint(paper.bp)
     app.register_blueprint(trades.bp)
     app.register_blueprint(close_all.bp)
+    app.register_blueprint(books.bp)
     console.init_app(app)
     return app
 

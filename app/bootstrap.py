@@ -20,6 +20,7 @@ from app.domain.trades import Protection
 from app.logs import Redactor, log_event
 from app.ports import Broker, Clock, Notifier, StateStore
 from app.services.alerts import AlertService
+from app.services.books import StrategyBooks
 from app.services.close_all import CloseAll
 from app.services.controls import TradingControls
 from app.services.day_lock import DayLock, LockRules
@@ -73,6 +74,7 @@ class Services:
     report: TradeReport  # the bridge's positions with Fyers's P&L, and the day's summary
     day_lock: DayLock  # the day's loss and profit lines
     closer: CloseAll  # close-all and the timed square-off: each exit and cancel sent once a day
+    books: StrategyBooks  # what each strategy holds, from its own orders, reconciled to Fyers's positions
     # Cloud Scheduler's OIDC verifier (app/adapters/google_oidc.py); None: job endpoints take the admin token only.
     scheduler: Any = None
 
@@ -148,9 +150,11 @@ def bootstrap(
     reporter = AlertReporter(notifications, login.login_url if login else None, RefusalCounter(clock))
     rules = _alert_rules(settings)
     trades = TradeStore(store)
+    books = StrategyBooks(store, journal, notifications, clock)
+    planner.books = books
     desk = TradeDesk(
         trades, broker, TradeNews(journal, notifications), clock,
-        Protection(settings.protection), settings.protection_failure,
+        Protection(settings.protection), settings.protection_failure, books=books,
     )
     report = TradeReport(trades, broker, journal, notifications, clock, broker.rate_limited_today)
     closer = CloseAll(
@@ -166,7 +170,7 @@ def bootstrap(
     return Services(
         settings, clock, store, broker, masters, journal, alerts, reconciler, login,
         notifications, redactor, controls, queue, drain, desk, report, day_lock,
-        closer=closer, scheduler=chosen.scheduler_verifier(settings),
+        closer=closer, books=books, scheduler=chosen.scheduler_verifier(settings),
     )
 
 

@@ -84,6 +84,12 @@ class Settings:
     strike_rounding: str = _setting("STRIKE_ROUNDING", "exact", Env.choice, allowed=("exact", "nearest"))
     invalid_levels: str = _setting("INVALID_LEVELS", "replace", Env.choice, allowed=("replace", "refuse"))
     require_short_for_buy: bool = _setting("REQUIRE_SHORT_FOR_BUY", False, Env.flag)
+    # Opening a short option position (a SELL the strategy or the account does not hold) needs this
+    # or "open_short": true in the alert (docs/alerts.md, "No naked shorts by accident").
+    allow_short_options: bool = _setting("ALLOW_SHORT_OPTIONS", False, Env.flag)
+    # How an alert's position long and short map to options when it says nothing (docs/alerts.md).
+    long_as: str = _setting("LONG_AS", "buy_ce", Env.choice, allowed=("buy_ce", "sell_pe"))
+    short_as: str = _setting("SHORT_AS", "buy_pe", Env.choice, allowed=("buy_pe", "sell_ce"))
     max_orders_per_day: int | None = _setting("MAX_ORDERS_PER_DAY", None, Env.optional_integer)
     max_open_lots: int | None = _setting("MAX_OPEN_LOTS", None, Env.optional_integer)
     allowed_underlyings: frozenset[str] = _setting("ALLOWED_UNDERLYINGS", frozenset(), Env.underlyings)

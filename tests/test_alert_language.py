@@ -13,6 +13,7 @@ STRADDLE = {
     "token": SECRET,
     "idempotency_key": "straddle-1",
     "strategy": "Straddle 9:20",
+    "open_short": True,  # both legs sell options not held
     "symbol": "NIFTY",
     "expiry": "WEEKLY",
     "productType": "MARGIN",
@@ -24,6 +25,7 @@ STRADDLE = {
 SPREAD = {
     "token": SECRET,
     "idempotency_key": "spread-1",
+    "open_short": True,  # the sold leg is not held: the hedge is another contract
     "symbol": "NIFTY",
     "expiry": "WEEKLY",
     "legs": [
@@ -38,9 +40,16 @@ SPREAD = {
 
 def test_aliases_and_tradingview_strings_place_the_same_order(client, services):
     alias = {
-        "secret": SECRET, "symbol": "NIFTY", "strike": "26000", "option_type": "CE", "expiry": "2026-11-23",
+        "secret": SECRET,
+        "symbol": "NIFTY",
+        "strike": "26000",
+        "option_type": "CE",
+        "expiry": "2026-11-23",
         "action": "{{strategy.order.action}}".replace("{{strategy.order.action}}", "buy"),
-        "quantity": "65", "stop_loss": "80.5", "target": "140", "idempotency_key": "alias-1",
+        "quantity": "65",
+        "stop_loss": "80.5",
+        "target": "140",
+        "idempotency_key": "alias-1",
     }
     response = send_alert(client, alias)
     assert response.status_code == 200, response.json
@@ -65,8 +74,14 @@ def test_strategy_reaches_the_journal_and_the_order_tag(client, services, clock,
 
 @pytest.mark.parametrize(
     "choice, option_type, strike",
-    [("ATM", "CE", 26000), ("ATM", "PE", 26000), ("ITM2", "CE", 25900), ("ITM2", "PE", 26100),
-     ("OTM1", "CE", 26050), ("OTM3", "PE", 25850)],
+    [
+        ("ATM", "CE", 26000),
+        ("ATM", "PE", 26000),
+        ("ITM2", "CE", 25900),
+        ("ITM2", "PE", 26100),
+        ("OTM1", "CE", 26050),
+        ("OTM3", "PE", 25850),
+    ],
 )
 def test_relative_strikes_off_the_index_spot(client, services, choice, option_type, strike):
     # The paper broker quotes NSE:NIFTY50-INDEX at 26000.
@@ -196,7 +211,7 @@ def test_exit_with_no_position_places_nothing_and_says_so(client, paper):
 
 
 def test_exit_closes_the_position_and_never_opens_one(client, paper):
-    send_alert(client, seed_alert(action="SELL", idempotency_key="open-short"))
+    send_alert(client, seed_alert(action="SELL", open_short=True, idempotency_key="open-short"))
     response = send_alert(client, seed_alert(action="EXIT", qty=None, idempotency_key="exit-1"))
     assert response.status_code == 200, response.json
     assert response.json["side"] == "BUY" and response.json["qty"] == 65 and response.json["closing"] is True
@@ -208,7 +223,10 @@ def test_exit_closes_the_position_and_never_opens_one(client, paper):
 def test_exit_of_a_whole_underlying(fyers, fake_fyers):
     client, _ = fyers(webhook_max_qty=2)
     send_alert(client, seed_alert(idempotency_key="a"))
-    send_alert(client, seed_alert(strikeprice=26100, optionType="PE", action="SELL", qty=130, idempotency_key="b"))
+    send_alert(
+        client,
+        seed_alert(strikeprice=26100, optionType="PE", action="SELL", open_short=True, qty=130, idempotency_key="b"),
+    )
     response = send_alert(
         client, {"token": SECRET, "symbol": "NIFTY", "action": "EXIT", "scope": "underlying", "idempotency_key": "flat"}
     )
@@ -227,7 +245,7 @@ def test_require_short_for_buy(make_bridge):
     client = bridge.client
     refused = send_alert(client, seed_alert(idempotency_key="b1"))
     assert refused.status_code == 422 and refused.json["rule"] == "REQUIRE_SHORT_FOR_BUY"
-    assert send_alert(client, seed_alert(action="SELL", idempotency_key="s1")).status_code == 200
+    assert send_alert(client, seed_alert(action="SELL", open_short=True, idempotency_key="s1")).status_code == 200
     assert send_alert(client, seed_alert(idempotency_key="b2")).status_code == 200  # covers the short
     assert len(bridge.paper.orders) == 2
 
@@ -258,7 +276,7 @@ def test_every_gate_refuses_with_422_and_places_nothing(make_bridge, overrides, 
 
 
 def test_kill_switch_refuses_entries_but_allows_exits(client, services):
-    assert send_alert(client, seed_alert(action="SELL", idempotency_key="pos")).status_code == 200
+    assert send_alert(client, seed_alert(action="SELL", open_short=True, idempotency_key="pos")).status_code == 200
     assert client.post("/admin/pause", json={"reason": "news"}, headers=admin_headers()).json["status"] == "paused"
     refused = send_alert(client, seed_alert(idempotency_key="blocked"))
     assert refused.status_code == 422 and refused.json["rule"] == "paused" and "news" in refused.json["message"]
@@ -320,7 +338,10 @@ def test_dry_run_answers_the_exact_order_and_places_nothing(fyers, fake_fyers, v
     assert live.status_code == 200, live.json
     [order] = fake_fyers.placed_orders()
     assert (would["symbol"], would["qty"], would["side"], would["product_type"]) == (
-        order["symbol"], order["qty"], "BUY", order["productType"],
+        order["symbol"],
+        order["qty"],
+        "BUY",
+        order["productType"],
     )
     assert (would["ltp"], would["sl"], would["tp"]) == (live.json["ltp"], live.json["sl"], live.json["tp"])
 
@@ -329,4 +350,3 @@ def test_dry_run_still_authenticates_and_gates(client, services):
     assert send_alert(client, seed_alert(token="wrong"), path="/webhook/test").status_code == 401
     refused = send_alert(client, seed_alert(qty=130), path="/webhook/test")
     assert refused.status_code == 422 and refused.json["rule"] == "WEBHOOK_MAX_QTY"
-

@@ -52,3 +52,10 @@ def test_the_documented_sync_job_fits_the_code():
     for doc in ("deploy.md", "fyers.md"):
         words = " ".join((DOCS / doc).read_text(encoding="utf-8").split())  # sentences wrap anywhere
         assert f"3 of the {per_minute} requests a minute" in words, doc
+
+
+def test_the_documented_book_grace_is_the_code_s():
+    from app.domain.books import RECONCILE_GRACE
+
+    assert RECONCILE_GRACE.total_seconds() == 60
+    assert "in the last minute, `RECONCILE_GRACE`" in (DOCS / "alerts.md").read_text()

@@ -22,7 +22,9 @@ CONTRACT = "NSE:NIFTY26NOV26000CE"
 
 @pytest.mark.parametrize("product", ["CO", "BO"])
 def test_a_lost_bracket_answer_finds_its_own_parent_not_another_brackets_leg(logged_in, fake_fyers, product):
-    first = send_alert(logged_in, productType=product, action="SELL", sl=None, tp=None, idempotency_key="b-1")
+    first = send_alert(
+        logged_in, productType=product, action="SELL", open_short=True, sl=None, tp=None, idempotency_key="b-1"
+    )
     assert first.status_code == 200, first.json
     # The first bracket's stop-loss leg is a pending BUY of the same contract, qty and product.
     assert any(leg["side"] == 1 and leg["qty"] == 65 for leg in fake_fyers.child_legs)
@@ -37,7 +39,9 @@ def test_a_lost_bracket_answer_finds_its_own_parent_not_another_brackets_leg(log
 
 def test_a_child_leg_is_never_taken_for_a_tagless_order(logged_in, fake_fyers, fyers_services):
     fake_fyers.add_fault("orders/sync", "drop_after_accept")
-    send_alert(logged_in, seed_alert(productType="CO", action="SELL", sl=None, tp=None, idempotency_key="b-1"))
+    send_alert(
+        logged_in, seed_alert(productType="CO", action="SELL", open_short=True, sl=None, tp=None, idempotency_key="b-1")
+    )
     [leg] = fake_fyers.child_legs
     # The same contract, side, qty and product as the leg: only the leg is in the book.
     order = OrderRequest(CONTRACT, 65, Side.BUY, "CO", None, stop_loss_points=None)

@@ -69,7 +69,7 @@ def test_cover_and_bracket_orders_send_point_distances(logged_in, fake_fyers, pr
 
 
 def test_sell_sends_side_minus_one(logged_in, fake_fyers):
-    response = send_alert(logged_in, seed_alert(action="sell", idempotency_key="s-1"))
+    response = send_alert(logged_in, seed_alert(action="sell", open_short=True, idempotency_key="s-1"))
     assert response.status_code == 200
     assert orders_at(fake_fyers)[0]["side"] == -1
 

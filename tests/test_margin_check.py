@@ -127,6 +127,7 @@ def test_a_hedge_is_asked_about_once_buys_first(fyers, fake_fyers):
     spread = {
         "token": SECRET,
         "idempotency_key": "spread-1",
+        "open_short": True,  # the sold leg is not held: the hedge is another contract
         "symbol": "NIFTY",
         "expiry": "WEEKLY",
         "legs": [
@@ -146,7 +147,7 @@ def test_the_paper_broker_refuses_an_entry_above_paper_funds(settings, clock):
     client = create_app(services=services).test_client()
     try:
         # A short lot needs Rs 1,800 a contract on paper: 65 x 1,800 = 1,17,000 > 1,00,000.
-        refused = send_alert(client, seed_alert(action="SELL", sl=None, tp=None))
+        refused = send_alert(client, seed_alert(action="SELL", open_short=True, sl=None, tp=None))
         assert refused.status_code == 422, refused.json
         assert refused.json["rule"] == "margin" and Decimal(refused.json["shortfall"]) == 17_000
         bought = send_alert(client, seed_alert(idempotency_key="buy-1"))

@@ -261,6 +261,7 @@ def test_each_leg_is_sized_by_its_own_risk(bridge):
         {**LEG, "optionType": "PE", "lots": 1},
         {**LEG, "optionType": "PE", "action": "SELL", "risk": 3000, "sl": 95},
     )
+    message["open_short"] = True  # the PE sold is not held
     response = send_alert(bridge.client, message)
     assert response.status_code == 200, response.json
     by_side = {(o["symbol"], o["side"]): o for o in response.json["legs"]}

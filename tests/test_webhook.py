@@ -56,7 +56,7 @@ def test_identical_keyless_alerts_within_the_window_are_one(client, paper, clock
     assert first.status_code == resent.status_code == 200
     assert resent.json == first.json and resent.headers["Idempotent-Replayed"] == "true"
     assert len(paper.orders) == 1
-    assert send_alert(client, seed_alert(idempotency_key=None, action="SELL")).status_code == 200
+    assert send_alert(client, seed_alert(idempotency_key=None, action="SELL", open_short=True)).status_code == 200
     assert len(paper.orders) == 2  # a different alert
     clock.instant += timedelta(seconds=61)  # DUPLICATE_WINDOW_SECONDS later: a new alert
     later = send_alert(client, seed_alert(idempotency_key=None))
@@ -148,7 +148,7 @@ def test_body_over_64kb_is_413(client, paper):
 
 
 def test_action_and_qty_as_tradingview_strings(client, services):
-    response = send_alert(client, seed_alert(action="sell", qty="65", idempotency_key="tv-1"))
+    response = send_alert(client, seed_alert(action="sell", open_short=True, qty="65", idempotency_key="tv-1"))
     assert response.status_code == 200
     assert response.json["side"] == "SELL"
     assert response.json["tp"] < response.json["ltp"] < response.json["sl"]

@@ -7,7 +7,6 @@ strings (alert_values.py reads each value).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -16,33 +15,30 @@ from typing import Any, Mapping
 from app.domain import alert_values as values
 from app.domain.alert_fields import (
     ACTIONS,
-    ALIASES,
     INFORMATIONAL_FIELDS,
     LEG_FIELDS,
+    LONG_AS,
     MAX_LEGS,
     MESSAGE_FIELDS,
     OPTION_TYPES,
+    POSITIONS,
     PRODUCT_TYPES,
-    SECRET_NAMES,
     SHARED_FIELDS,
+    SHORT_AS,
     SIZE_FIELDS,
     nearest_field,
     normalize,
 )
-from app.domain.alert_values import SHOWN_CHARS, shown, underlying_named
+from app.domain.alert_values import shown, underlying_named
 from app.domain.errors import InvalidAlert, RiskRefused
 from app.domain.orders import Side
 from app.domain.strikes import StrikeChoice
 
 # Read from here by the services and the tests: the parser's helpers, kept importable by name.
 __all__ = [
-    "Alert", "AlertMessage", "check_lots", "nearest_field", "parse_alert", "parse_message", "shown", "underlying_named",
+    "Alert", "AlertMessage", "PositionIntent", "check_lots", "nearest_field", "parse_alert", "parse_message", "shown",
+    "underlying_named",
 ]
-
-# TradingView's placeholders are names: {{close}}, {{strategy.order.action}}, {{plot("RSI")}}.
-# Other text in braces ("{{7*7}}") is no placeholder and gets the field's own check.
-_PLACEHOLDER = re.compile(r'\{\{\s*([A-Za-z_][\w.]{0,60}(?:\("[^"{}]{0,40}"\))?)\s*\}\}', re.ASCII)
-_SECRET_LIKE = re.compile(r"tok|secret|pass|auth|key|pin", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +46,10 @@ class Alert:
     """One validated leg: what to trade, before the contract is resolved."""
 
     underlying: str
-    strike: StrikeChoice | None  # None only for an EXIT of a whole underlying
-    option_type: str | None
+    strike: StrikeChoice | None  # None only for an EXIT of a whole underlying, and for position flat
+    option_type: str | None  # None with position intent: long_as/short_as say it
     expiry: str | date | None
-    action: str  # BUY, SELL or EXIT
+    action: str  # BUY, SELL or EXIT; with position intent a placeholder BUY (the planner works out the orders)
     qty: int | None  # contracts; None means one lot (or, for lots, see `lots`)
     product_type: str
     stop_loss: Decimal | None
@@ -72,6 +68,15 @@ class Alert:
 
 
 @dataclass(frozen=True)
+class PositionIntent:
+    """The position a strategy wants to hold, and how its long and short map to options."""
+
+    position: str  # "long", "short" or "flat"
+    long_as: str = "buy_ce"  # or "sell_pe"
+    short_as: str = "buy_pe"  # or "sell_ce"
+
+
+@dataclass(frozen=True)
 class AlertMessage:
     """Everything one POST asks for."""
 
@@ -80,6 +85,8 @@ class AlertMessage:
     strategy: str | None = None
     dry_run: bool = False
     multi_leg: bool = False
+    intent: PositionIntent | None = None  # the one leg then names the contract to open and the target size
+    open_short: bool = False  # a SELL may open a short option position (else only ALLOW_SHORT_OPTIONS lets it)
 
 
 def parse_message(
@@ -88,21 +95,25 @@ def parse_message(
     default_product_type: str,
     header_key: str | None = None,
     exact_strikes: bool = True,
+    long_as: str = "buy_ce",
+    short_as: str = "buy_pe",
 ) -> AlertMessage:
     """Validate a whole message: a single alert, or `legs` sharing the message's fields."""
     # Unknown names first, then unfilled placeholders: either explains the field better than
     # the value check that would otherwise refuse it.
-    _refuse_unknown(payload, (*LEG_FIELDS, *MESSAGE_FIELDS, *INFORMATIONAL_FIELDS), "")
+    values.refuse_unknown(payload, (*LEG_FIELDS, *MESSAGE_FIELDS, *INFORMATIONAL_FIELDS), "")
     payload = normalize(payload)
-    _refuse_placeholders(payload, "")
+    values.refuse_placeholders(payload, "")
     _meta(payload.get("meta"), "")
     key = values.idempotency_key(payload.get("idempotency_key"), header_key)
     strategy = values.strategy_name(payload.get("strategy"))
     dry_run = values.true_or_false("dry_run", payload.get("dry_run"))
+    open_short = values.true_or_false("open_short", payload.get("open_short"))
+    intent = _intent(payload, strategy, long_as, short_as)
     legs_value = payload.get("legs")
     if legs_value is None:
-        leg = _leg(payload, "", default_product_type, key, exact_strikes)
-        return AlertMessage([leg], key, strategy, dry_run, False)
+        leg = _leg(payload, "", default_product_type, key, exact_strikes, intent)
+        return AlertMessage([leg], key, strategy, dry_run, False, intent, open_short)
     if not isinstance(legs_value, list) or not 1 <= len(legs_value) <= MAX_LEGS:
         raise InvalidAlert("legs", f"legs must be a list of 1 to {MAX_LEGS} alerts, got {shown(legs_value)}")
     for name in LEG_FIELDS:
@@ -115,60 +126,33 @@ def parse_message(
         prefix = f"legs[{index}]."
         if not isinstance(raw_leg, dict):
             raise InvalidAlert(f"legs[{index}]", f"legs[{index}] must be an object, got {shown(raw_leg)}")
-        _refuse_unknown(raw_leg, (*LEG_FIELDS, "meta", "comment"), prefix)
+        values.refuse_unknown(raw_leg, (*LEG_FIELDS, "meta", "comment"), prefix)
         leg_payload = normalize(raw_leg)
-        _refuse_placeholders(leg_payload, prefix)
+        values.refuse_placeholders(leg_payload, prefix)
         _meta(leg_payload.get("meta"), prefix)
         merged = {**shared, **leg_payload}
         legs.append(_leg(merged, prefix, default_product_type, key, exact_strikes))
-    return AlertMessage(legs, key, strategy, dry_run, True)
+    return AlertMessage(legs, key, strategy, dry_run, True, open_short=open_short)
 
 
-def _field_name(prefix: str, name: Any) -> str:
-    """An unknown field's name for `field`: as sent when plain, else bounded and quoted."""
-    if isinstance(name, str) and values.KEY.fullmatch(name) and len(name) <= SHOWN_CHARS:
-        return prefix + name
-    return prefix + shown(name)
-
-
-def _refuse_unknown(payload: Mapping[str, Any], known: tuple[str, ...], prefix: str) -> None:
-    """A field the bridge would not read is refused: the order must not go out on defaults."""
-    for name in payload:
-        if name in known or ALIASES.get(name) in known:
-            continue
-        field_name = _field_name(prefix, name)
-        if prefix and name in (*MESSAGE_FIELDS, *INFORMATIONAL_FIELDS, "secret"):
-            raise InvalidAlert(field_name, f"{name} belongs to the message, not to one of its legs")
-        suggestion = nearest_field(name, known) if isinstance(name, str) else None
-        hint = f"; did you mean {prefix}{suggestion}?" if suggestion else "; the fields are listed in docs/alerts.md"
-        # A misspelt secret ("Token", "secret_key") holds the secret: its value is never echoed.
-        secret_like = suggestion == "token" or _SECRET_LIKE.search(str(name)) is not None
-        sent = "a value, not shown" if secret_like else shown(payload[name])
-        raise InvalidAlert(
-            field_name,
-            f"unknown field {field_name} (sent {sent}){hint}",
-            suggestion=prefix + suggestion if suggestion else None,
-        )
-
-
-def _refuse_placeholders(payload: Mapping[str, Any], prefix: str) -> None:
-    """A `{{...}}` TradingView did not fill means the alert is not what the trader wrote."""
-    for name, value in payload.items():
-        if name in ("meta", "comment", *SECRET_NAMES) or not isinstance(value, str):
-            continue
-        found = _PLACEHOLDER.search(value)
-        if found is None:
-            continue
-        field_name = prefix + name
-        if found.group(1).startswith("strategy."):
-            why = (
-                "TradingView fills {{strategy.*}} only in strategy alerts: create the alert on the "
-                "strategy (condition: the strategy's order fills), or write the value itself"
-            )
-        else:
-            placeholder = "{{" + found.group(1)[:SHOWN_CHARS] + "}}"
-            why = f"TradingView left the placeholder {placeholder} unfilled: check its spelling"
-        raise InvalidAlert(field_name, f"{field_name} is {shown(value)}: {why}")
+def _intent(payload: Mapping[str, Any], strategy: str | None, long_as: str, short_as: str) -> PositionIntent | None:
+    """The position the alert asks the strategy to hold, or None for an alert of orders."""
+    sent = payload.get("position")
+    if sent is None:
+        for name in ("long_as", "short_as"):
+            if name in payload:
+                raise InvalidAlert(name, f"{name} {shown(payload[name])} maps a position to options: it needs position")
+        return None
+    position = values.one_of("position", sent, POSITIONS).lower()
+    if "legs" in payload:
+        raise InvalidAlert("position", f"position {shown(sent)} targets one strategy position: it cannot go with legs")
+    if strategy is None:
+        raise InvalidAlert("strategy", "position intent needs a strategy: its book says what it holds")
+    return PositionIntent(
+        position,
+        values.one_of("long_as", payload.get("long_as", long_as), LONG_AS).lower(),
+        values.one_of("short_as", payload.get("short_as", short_as), SHORT_AS).lower(),
+    )
 
 
 def _meta(value: Any, prefix: str) -> None:
@@ -205,18 +189,26 @@ def check_lots(qty: int | None, lot_size: int, max_lots: int | None, field: str 
 
 
 def _leg(
-    payload: Mapping[str, Any], prefix: str, default_product_type: str, key: str | None, exact_strikes: bool
+    payload: Mapping[str, Any],
+    prefix: str,
+    default_product_type: str,
+    key: str | None,
+    exact_strikes: bool,
+    intent: PositionIntent | None = None,
 ) -> Alert:
-    action = values.one_of(prefix + "action", payload.get("action"), ACTIONS)
+    action = _action(payload, prefix, intent)
     scope = values.one_of(prefix + "scope", payload.get("scope", "contract"), ("CONTRACT", "UNDERLYING")).lower()
     whole_underlying = action == "EXIT" and scope == "underlying"
     if "qty" in payload and "lots" in payload:
         raise InvalidAlert(prefix + "lots", "give qty (contracts) or lots, not both")
-    risk, risk_pct = _risk(payload, prefix, action)
+    flat = intent is not None and intent.position == "flat"
+    risk, risk_pct = _risk(payload, prefix, "position flat" if flat else "an EXIT" if action == "EXIT" else None)
     underlying = _underlying(payload.get("symbol"), prefix)
     # An EXIT of a whole underlying names no contract.
     strike = option_type = expiry = None
-    if not whole_underlying:
+    if intent is not None:
+        strike, expiry = _contract_to_open(payload, flat, exact_strikes)
+    elif not whole_underlying:
         strike = values.strike(prefix + "strikeprice", payload.get("strikeprice"), exact_strikes)
         option_type = values.one_of(prefix + "optionType", payload.get("optionType"), OPTION_TYPES)
         expiry = values.expiry(prefix + "expiry", payload.get("expiry"))
@@ -226,8 +218,8 @@ def _leg(
         option_type=option_type,
         expiry=expiry,
         action=action,
-        qty=values.whole_number(prefix + "qty", payload.get("qty")),
-        lots=values.whole_number(prefix + "lots", payload.get("lots")),
+        qty=None if flat else values.whole_number(prefix + "qty", payload.get("qty")),
+        lots=None if flat else values.whole_number(prefix + "lots", payload.get("lots")),
         risk=risk,
         risk_pct=risk_pct,
         product_type=values.one_of(
@@ -241,7 +233,45 @@ def _leg(
     )
 
 
-def _risk(payload: Mapping[str, Any], prefix: str, action: str) -> tuple[Decimal | None, Decimal | None]:
+def _action(payload: Mapping[str, Any], prefix: str, intent: PositionIntent | None) -> str:
+    """The leg's action; with position intent a placeholder BUY, as the strategy's book decides the orders."""
+    if intent is None:
+        return values.one_of(prefix + "action", payload.get("action"), ACTIONS)
+    # TradingView's templates often carry {{strategy.order.action}} too: it must read as one, then is unused.
+    if payload.get("action") is not None:
+        values.one_of("action", payload["action"], ACTIONS)
+    if "scope" in payload:
+        raise InvalidAlert(
+            "scope", f"scope {shown(payload['scope'])} is for EXIT: position flat closes the strategy's own contracts"
+        )
+    return "BUY"
+
+
+def _contract_to_open(
+    payload: Mapping[str, Any], flat: bool, exact_strikes: bool
+) -> tuple[StrikeChoice | None, str | date | None]:
+    """The strike and expiry a long or short opens; flat opens nothing."""
+    if "optionType" in payload:
+        raise InvalidAlert(
+            "optionType",
+            f"optionType {shown(payload['optionType'])} is not read with position: "
+            "the option type follows from long_as and short_as",
+        )
+    if flat:
+        # One template serves long, short and flat: a flat's size must be nothing, its contract fields
+        # are checked (the next long would fail on them) and left unused.
+        for name in ("qty", "lots"):
+            values.zero(name, payload.get(name), "position flat holds nothing")
+        if payload.get("strikeprice") is not None:
+            values.strike("strikeprice", payload["strikeprice"], exact_strikes)
+        if payload.get("expiry") is not None:
+            values.expiry("expiry", payload["expiry"])
+        return None, None
+    strike = values.strike("strikeprice", payload.get("strikeprice"), exact_strikes)
+    return strike, values.expiry("expiry", payload.get("expiry"))
+
+
+def _risk(payload: Mapping[str, Any], prefix: str, closing: str | None) -> tuple[Decimal | None, Decimal | None]:
     """The leg's risk in rupees, or in percent of CAPITAL: one way to size an entry, and never an exit."""
     risk = values.positive_number(prefix + "risk", payload.get("risk"))
     risk_pct = values.percent(prefix + "risk_pct", payload.get("risk_pct"))
@@ -249,8 +279,8 @@ def _risk(payload: Mapping[str, Any], prefix: str, action: str) -> tuple[Decimal
         return None, None
     name = "risk" if risk is not None else "risk_pct"
     field, sent = prefix + name, shown(payload[name])
-    if action == "EXIT":
-        raise InvalidAlert(field, f"{field} {sent} sizes an entry; an EXIT closes what is held: drop {name}")
+    if closing is not None:
+        raise InvalidAlert(field, f"{field} {sent} sizes an entry; {closing} closes what is held: drop {name}")
     for other in SIZE_FIELDS:
         if other != name and payload.get(other) not in (None, ""):
             raise InvalidAlert(

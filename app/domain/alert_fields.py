@@ -13,6 +13,10 @@ from typing import Any, Mapping
 PRODUCT_TYPES = ("INTRADAY", "MARGIN", "CO", "BO")
 OPTION_TYPES = ("CE", "PE")
 ACTIONS = ("BUY", "SELL", "EXIT")
+# Position intent: what TradingView's {{strategy.market_position}} sends, and how long and short map to options.
+POSITIONS = ("LONG", "SHORT", "FLAT")
+LONG_AS = ("BUY_CE", "SELL_PE")
+SHORT_AS = ("BUY_PE", "SELL_CE")
 MAX_LEGS = 6
 ALIASES = {
     "secret": "token",
@@ -32,7 +36,9 @@ LEG_FIELDS = (
 )
 # The ways to say how much an entry buys or sells: one at most.
 SIZE_FIELDS = ("qty", "lots", "risk", "risk_pct")
-MESSAGE_FIELDS = ("token", "idempotency_key", "strategy", "dry_run", "legs")
+MESSAGE_FIELDS = (
+    "token", "idempotency_key", "strategy", "dry_run", "legs", "position", "long_as", "short_as", "open_short",
+)
 # Never read to trade: kept in the journal as sent. `meta` is the trader's own object; the
 # rest are what TradingView's placeholders fill ({{close}}, {{ticker}}, {{timenow}}, ...).
 # `time` and `timenow` are also read by MAX_ALERT_AGE_SECONDS.

@@ -1,4 +1,4 @@
-"""One alert value each: read it as TradingView sends it, or refuse it naming the field and showing the value."""
+"""One alert value each, read as TradingView sends it, and the names it may use: else refused naming the field."""
 
 from __future__ import annotations
 
@@ -7,9 +7,16 @@ import math
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Mapping
 
-from app.domain.alert_fields import TICKER_UNDERLYINGS
+from app.domain.alert_fields import (
+    ALIASES,
+    INFORMATIONAL_FIELDS,
+    MESSAGE_FIELDS,
+    SECRET_NAMES,
+    TICKER_UNDERLYINGS,
+    nearest_field,
+)
 from app.domain.contracts import parse_expiry
 from app.domain.errors import InvalidAlert
 from app.domain.strikes import StrikeChoice, parse_relative
@@ -19,6 +26,10 @@ KEY = re.compile(r"[\x21-\x7e]{1,200}")  # printable ASCII, no spaces (matched w
 _UNDERLYING = re.compile(r"[A-Z][A-Z0-9&-]{0,19}")
 _STRATEGY = re.compile(r"[A-Za-z0-9_ .:/-]{1,64}")
 _MAX_NUMBER = Decimal("10000000")  # no index option strike or price comes near this
+# TradingView's placeholders are names: {{close}}, {{strategy.order.action}}, {{plot("RSI")}}.
+# Other text in braces ("{{7*7}}") is no placeholder and gets the field's own check.
+_PLACEHOLDER = re.compile(r'\{\{\s*([A-Za-z_][\w.]{0,60}(?:\("[^"{}]{0,40}"\))?)\s*\}\}', re.ASCII)
+_SECRET_LIKE = re.compile(r"tok|secret|pass|auth|key|pin", re.IGNORECASE)
 
 
 def shown(value: Any) -> str:
@@ -137,6 +148,12 @@ def whole_number(field: str, value: Any) -> int | None:
     return int(number)
 
 
+def zero(field: str, value: Any, why: str) -> None:
+    """Nothing, or 0 as a number or numeric string (TradingView's size of no position); else refused with `why`."""
+    if value is not None and value != "" and _number(field, value) != 0:
+        raise InvalidAlert(field, f"{field} must be 0 or left out ({why}), got {shown(value)}")
+
+
 def true_or_false(field: str, value: Any) -> bool:
     """A JSON boolean or the string true/false; False when absent."""
     if value is None:
@@ -171,3 +188,50 @@ def idempotency_key(body_key: Any, header_key: str | None) -> str | None:
             "idempotency_key", f"idempotency_key must be 1-200 printable characters without spaces, got {shown(key)}"
         )
     return key
+
+
+def _field_name(prefix: str, name: Any) -> str:
+    """An unknown field's name for `field`: as sent when plain, else bounded and quoted."""
+    if isinstance(name, str) and KEY.fullmatch(name) and len(name) <= SHOWN_CHARS:
+        return prefix + name
+    return prefix + shown(name)
+
+
+def refuse_unknown(payload: Mapping[str, Any], known: tuple[str, ...], prefix: str) -> None:
+    """A field the bridge would not read is refused: the order must not go out on defaults."""
+    for name in payload:
+        if name in known or ALIASES.get(name) in known:
+            continue
+        field_name = _field_name(prefix, name)
+        if prefix and name in (*MESSAGE_FIELDS, *INFORMATIONAL_FIELDS, "secret"):
+            raise InvalidAlert(field_name, f"{name} belongs to the message, not to one of its legs")
+        suggestion = nearest_field(name, known) if isinstance(name, str) else None
+        hint = f"; did you mean {prefix}{suggestion}?" if suggestion else "; the fields are listed in docs/alerts.md"
+        # A misspelt secret ("Token", "secret_key") holds the secret: its value is never echoed.
+        secret_like = suggestion == "token" or _SECRET_LIKE.search(str(name)) is not None
+        sent = "a value, not shown" if secret_like else shown(payload[name])
+        raise InvalidAlert(
+            field_name,
+            f"unknown field {field_name} (sent {sent}){hint}",
+            suggestion=prefix + suggestion if suggestion else None,
+        )
+
+
+def refuse_placeholders(payload: Mapping[str, Any], prefix: str) -> None:
+    """A `{{...}}` TradingView did not fill means the alert is not what the trader wrote."""
+    for name, value in payload.items():
+        if name in ("meta", "comment", *SECRET_NAMES) or not isinstance(value, str):
+            continue
+        found = _PLACEHOLDER.search(value)
+        if found is None:
+            continue
+        field_name = prefix + name
+        if found.group(1).startswith("strategy."):
+            why = (
+                "TradingView fills {{strategy.*}} only in strategy alerts: create the alert on the "
+                "strategy (condition: the strategy's order fills), or write the value itself"
+            )
+        else:
+            placeholder = "{{" + found.group(1)[:SHOWN_CHARS] + "}}"
+            why = f"TradingView left the placeholder {placeholder} unfilled: check its spelling"
+        raise InvalidAlert(field_name, f"{field_name} is {shown(value)}: {why}")

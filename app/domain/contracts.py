@@ -129,7 +129,7 @@ class _Book:
 class SymbolMaster:
     """The listed option contracts, indexed once for lookups in a few dict and bisect steps."""
 
-    __slots__ = ("_books", "_count", "_sessions")
+    __slots__ = ("_books", "_count", "_sessions", "_tickers")
 
     def __init__(self, contracts: Iterable[Contract], sessions: Mapping[str, TradingSession] | None = None):
         by_underlying: dict[str, list[Contract]] = {}
@@ -138,13 +138,18 @@ class SymbolMaster:
         self._books = {underlying: _Book(underlying, listed) for underlying, listed in by_underlying.items()}
         self._count = sum(book.count for book in self._books.values())
         self._sessions = dict(sessions or {})
+        self._tickers: dict[str, Contract] | None = None  # built on the first look-up by ticker
+
+    def by_ticker(self, ticker: str) -> Contract | None:
+        """The listed contract with this Fyers ticker (e.g. NSE:NIFTY26D0126000CE), or None."""
+        if self._tickers is None:
+            chains = [chain for book in self._books.values() for chain in book.chains.values()]
+            self._tickers = {contract.ticker: contract for chain in chains for contract in chain.values()}
+        return self._tickers.get(ticker)
 
     def __len__(self) -> int:
         """Number of distinct listed contracts."""
         return self._count
-
-    def __repr__(self) -> str:
-        return f"SymbolMaster({self._count} contracts, {len(self._books)} underlyings)"
 
     def session(self, exchange: str = "NSE") -> TradingSession | None:
         """The F&O session the master states for an exchange (NSE or BSE); None when it states none."""

@@ -199,7 +199,9 @@ def _protection_events(trade: Trade, events: list, position_open: bool | None) -
         return Step(replace(trade, final=True), cancel=ids)
     # A stop is what limits the loss: a target alone protects nothing.
     stop_stands = any(s.status in ("pending", "transit") for s in legs["stop"])
-    if stop_stands or any(s.carries_legs for s in trade._entries() if s.filled_qty):
+    # The entry row's own stopLoss speaks only while no leg row is known: once legs show, they tell.
+    on_entry = not (legs["stop"] or legs["target"]) and any(s.carries_legs for s in trade._entries() if s.filled_qty)
+    if stop_stands or on_entry:
         events.append((Event.PROTECTED, _levels(trade)))
         return Step(trade)
     if ended and position_open is False:

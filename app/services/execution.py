@@ -18,8 +18,8 @@ from app.services.idempotency import Claim, IdempotencyLedger, Replay
 from app.services.placement import OrderPlacer
 from app.services.planning import OrderPlanner, PlannedOrder
 from app.services.reconcile import Reconciler
-from app.services.record import STANDING, AlertRecord, AlertResult, Outcome
-from app.services.rendering import decision, exit_decision, leg_summary, order_body
+from app.services.record import AlertRecord, AlertResult, Outcome
+from app.services.rendering import combined, decision, exit_decision, leg_summary, order_body
 from app.services.trades import TradeDesk
 
 # A leg that counts against MAX_ORDERS_PER_DAY: an order the broker holds (a part-rejected
@@ -90,7 +90,7 @@ class Execution:
             body = {
                 "status": "nothing_to_close",
                 "alert_id": alert_id,
-                "message": "no open position to close in " + ", ".join(plan.nothing_to_close),
+                "message": plan.nothing_message,
                 "orders": [],
             }
             return AlertResult(Outcome.NOTHING_TO_CLOSE, body)
@@ -110,7 +110,7 @@ class Execution:
         self.trades.filed(legs.filings, deadline.remaining())
         then = partial(self._send_deferred, legs.deferred) if legs.deferred else None
         if not single:
-            return replace(_combined(results, failure, alert_id), then=then)
+            return replace(combined(results, failure, alert_id), then=then)
         if failure is not None:
             raise failure
         return AlertResult(Outcome(results[0]["status"]), results[0], then=then)
@@ -228,17 +228,21 @@ class Execution:
             self._settle_failed_leg(legs, claim, error)
             raise
         body = order_body(planned, None, None, result.status, result.message, legs.alert_id)
+        if result.status != "nothing_to_close":  # the strategy's book no longer holds it
+            self._follow(planned, self._request(planned, f"{claim.key}@{claim.claimed_at}", legs.message.strategy),
+                         legs, body)
         position_id = planned.position.position_id
         legs.record.broker_answer({"exit_position": position_id, "status": result.status, "message": result.message})
         return self._leg_done(legs, claim, AlertResult(Outcome(result.status), body))
 
     def _follow(self, planned: PlannedOrder, request: OrderRequest, legs: _Legs, body: dict[str, Any]) -> None:
-        """An entry that stands (or may): filed to be followed, and the answer says what protects it."""
-        if planned.closing:
-            return
-        filing = self.trades.file(legs.alert_id, legs.message.strategy, request, planned.exits)
+        """An order that stands (or may): a strategy's goes in its book; an entry is filed to be followed."""
+        strategy, underlying = legs.message.strategy, planned.alert.underlying
+        filing = self.trades.file(legs.alert_id, strategy, request, planned.exits, underlying)
         if filing is not None:
             legs.filings.append(filing)
+        if planned.closing:
+            return
         protection = self.trades.summary(request, planned.exits)
         body["protection"] = protection
         legs.record.decisions[-1]["protection"] = protection["mode"]
@@ -278,23 +282,3 @@ class _Legs:
 def _entries(message: AlertMessage) -> int:
     """The legs that may open a position: those the daily limit counts and the kill switch stops."""
     return sum(1 for leg in message.legs if leg.action != "EXIT")
-
-
-def _combined(results: list[dict[str, Any]], failure: BridgeError | None, alert_id: str) -> AlertResult:
-    """One answer for several orders: which stand, which failed, which were not sent."""
-    standing = [r for r in results if r["status"] in STANDING]
-    if failure is None:
-        statuses = {r["status"] for r in results}
-        status = next((s for s in (Outcome.PARTIAL, Outcome.PENDING) if s in statuses), Outcome.PLACED)
-        message = (
-            f"{len(results)} order(s) stand, some only in part: see each leg's slices"
-            if status == Outcome.PARTIAL
-            else f"{len(results)} order(s) {status}"
-        )
-        return AlertResult(status, {"status": status.value, "alert_id": alert_id, "message": message, "legs": results})
-    if standing:
-        message = f"{len(standing)} of {len(results)} order(s) stand; then: {failure.message}"
-        body = {"status": "partial", "alert_id": alert_id, "message": message, "legs": results}
-        return AlertResult(Outcome.LEGS_PARTIAL, body, failure)
-    body = {"status": failure.code, "alert_id": alert_id, "message": failure.message, "legs": results}
-    return AlertResult(Outcome.of(failure), body, failure)

@@ -47,6 +47,8 @@ class AlertRules:
     exact_strikes: bool = True
     market_closed_policy: str = "reject"  # reject, amo or queue
     max_alert_age_seconds: int = 0  # 0: no check (Settings holds the default and why)
+    long_as: str = "buy_ce"  # what position long opens when the alert does not say (LONG_AS)
+    short_as: str = "buy_pe"  # what position short opens when the alert does not say (SHORT_AS)
 
     @property
     def auth(self) -> AlertAuth:
@@ -88,6 +90,8 @@ class Intake:
             default_product_type=self.rules.default_product_type,
             header_key=header_key,
             exact_strikes=self.rules.exact_strikes,
+            long_as=self.rules.long_as,
+            short_as=self.rules.short_as,
         )
 
     def check_age(self, payload: dict[str, Any], record: AlertRecord) -> None:

@@ -28,6 +28,7 @@ FAILURE_KINDS = frozenset(
         "day_locked",  # the day's P&L crossed a line: entries are refused until tomorrow
         "day_lock_lifted",
         "close_all",  # close-all or the square-off flattened (or failed to flatten) the book
+        "book_reconciled",  # a strategy's book disagreed with Fyers's positions: what it holds changed
     }
 )
 # A queued alert ends long after TradingView was answered "queued", and often before the

@@ -20,6 +20,7 @@ class RiskRules:
     sl_percent: Decimal
     tp_percent: Decimal
     protection: str  # PROTECTION: legs, orders or none
+    allow_short_options: bool = False  # ALLOW_SHORT_OPTIONS: a SELL may open a short without open_short
     require_short_for_buy: bool = False
     max_orders_per_day: int | None = None
     max_open_lots: int | None = None
@@ -92,6 +93,12 @@ class Plan:
 
     orders: list[PlannedOrder]
     nothing_to_close: list[str] = field(default_factory=list)
+    note: str | None = None  # a strategy already where its alert wants it: why nothing is sent
+
+    @property
+    def nothing_message(self) -> str:
+        """Why a plan with no orders places nothing."""
+        return self.note or "no open position to close in " + ", ".join(self.nothing_to_close)
 
     @property
     def entries(self) -> int:

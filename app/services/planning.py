@@ -14,6 +14,7 @@ from typing import Callable
 
 from app.deadline import Deadline
 from app.domain.alert import Alert, AlertMessage, check_lots
+from app.domain.books import Book
 from app.domain.contracts import Contract, SymbolMaster
 from app.domain.errors import BrokerUnavailable, InvalidLevel, RiskRefused
 from app.domain.orders import Position, Priority, Side
@@ -21,8 +22,10 @@ from app.domain.pricing import price_exits
 from app.domain.sizing import size_leg
 from app.domain.strikes import nearest_strike, select_strike, spot_symbol
 from app.ports import Broker, Clock
+from app.services.books import StrategyBooks
 from app.services.controls import TradingControls
 from app.services.day_lock import DayLock
+from app.services.intent_orders import book_closes, from_intent, gate_shorts, needs_account_positions
 from app.services.plan import Plan, PlannedOrder, RiskRules
 
 
@@ -40,6 +43,7 @@ class OrderPlanner:
     ):
         self.rules = rules
         self.day_lock = day_lock
+        self.books: StrategyBooks | None = None  # each strategy's holdings (position intent, naked shorts)
         self._broker = broker
         self._master = master
         self._controls = controls
@@ -48,19 +52,52 @@ class OrderPlanner:
 
     def plan(self, message: AlertMessage, deadline: Deadline) -> Plan:
         """Every order the message asks for, or a refusal before any broker order."""
-        entries = [leg for leg in message.legs if leg.action != "EXIT"]
+        book = self._book(message)
+        legs, book_orders, note = from_intent(message, book, self._master(), self._clock.now(), self.rules.max_lots)
+        entries = [leg for leg in legs if leg.action != "EXIT"] + [o.alert for o in book_orders if not o.closing]
         self._gate_entries(entries)
-        master = self._master()
-        now = self._clock.now()
         # The reads an EXIT needs go ahead of entries in the rate budget; an entry's are quotes.
-        priority = Priority.EXIT if len(entries) < len(message.legs) else Priority.QUOTE
-        spots = self._spots(message.legs, deadline, priority)
+        closes = any(leg.action == "EXIT" for leg in legs) or any(o.closing for o in book_orders)
+        priority = Priority.EXIT if closes else Priority.QUOTE
+        spots = self._spots(legs, deadline, priority)
+        planned, exits = self._legs(legs, spots)
+        planned += [o for o in book_orders if not o.closing]
+        shorts_allowed = self.rules.allow_short_options
+        needs_positions = closes or needs_account_positions(planned, message, shorts_allowed) or (
+            self.rules.require_short_for_buy and any(o.side is Side.BUY for o in planned)
+        ) or (self.rules.max_open_lots is not None and bool(planned)) or (self.day_lock.rules.active and bool(planned))
+        symbols = sorted({o.symbol for o in planned + book_orders} | {c.ticker for _, _, c in exits if c})
+        prices, positions = self._read(symbols, needs_positions, deadline, priority)
+        closing, nothing = self._closing_orders(exits, positions)
+        closing += book_closes([o for o in book_orders if o.closing], positions, self.rules.protection)
+        if planned:
+            self.day_lock.check_entry(positions, deadline)
+        gate_shorts(planned, message, book, positions, shorts_allowed)
+        for order in planned:
+            self._price(order, prices)
+        self._gate_positions(planned, positions)  # after sizing: MAX_OPEN_LOTS counts the sized lots
+        for order in closing:
+            order.ltp = prices.get(order.symbol)
+        # Exits first (a reversal closes, then opens); then buys before sells: a hedge's bought leg
+        # lands before the sold leg it protects.
+        ordered = sorted(planned + closing, key=lambda o: (not o.closing, o.side is not Side.BUY, o.leg))
+        return Plan(ordered, nothing, note)
+
+    def _book(self, message: AlertMessage) -> Book | None:
+        """The strategy's book, when the message is a strategy's and a rule needs it (intent, a SELL)."""
+        if self.books is None or not message.strategy:
+            return None
+        if message.intent is None and not any(leg.action == "SELL" for leg in message.legs):
+            return None
+        return self.books.book(message.strategy)
+
+    def _legs(self, legs: list[Alert], spots: dict[str, Decimal]):
+        """Each entry leg resolved and sized in whole lots; the EXIT legs (and their contracts) set aside."""
+        master, now = self._master(), self._clock.now()
         planned: list[PlannedOrder] = []
         exits: list[tuple[int, Alert, Contract | None]] = []
-        for index, leg in enumerate(message.legs):
-            contract = None
-            if leg.strike is not None:
-                contract = self._resolve(master, leg, spots, now)
+        for index, leg in enumerate(legs):
+            contract = self._resolve(master, leg, spots, now) if leg.strike is not None else None
             if leg.action == "EXIT":
                 exits.append((index, leg, contract))
                 continue
@@ -69,33 +106,22 @@ class OrderPlanner:
             qty = leg.lots * contract.lot_size if leg.lots is not None else leg.qty
             qty = check_lots(qty, contract.lot_size, self.rules.max_lots, lots_field)
             planned.append(PlannedOrder(index, leg, contract, contract.ticker, qty, leg.side, leg.product_type))
-        needs_positions = bool(exits) or (
-            self.rules.require_short_for_buy and any(o.side is Side.BUY for o in planned)
-        ) or (self.rules.max_open_lots is not None and bool(planned)) or (self.day_lock.rules.active and bool(planned))
-        symbols = sorted({o.symbol for o in planned} | {c.ticker for _, _, c in exits if c})
-        prices, positions = self._read(symbols, needs_positions, deadline, priority)
-        closing, nothing = self._closing_orders(exits, positions)
-        if planned:
-            self.day_lock.check_entry(positions, deadline)
-        for order in planned:
-            order.ltp = self._ltp(prices, order.symbol)
-            order.exits = price_exits(
-                order.side,
-                order.ltp,
-                order.contract.tick_size,
-                order.alert.stop_loss,
-                order.alert.take_profit,
-                self.rules.sl_percent,
-                self.rules.tp_percent,
-            )
-            self._check_levels(order)
-            self._size(order)
-        self._gate_positions(planned, positions)  # after sizing: MAX_OPEN_LOTS counts the sized lots
-        for order in closing:
-            order.ltp = prices.get(order.symbol)
-        # Buys before sells: a hedge's bought leg lands before the sold leg it protects.
-        ordered = sorted(planned + closing, key=lambda o: (o.side is not Side.BUY, o.leg))
-        return Plan(ordered, nothing)
+        return planned, exits
+
+    def _price(self, order: PlannedOrder, prices: dict[str, Decimal]) -> None:
+        """The order's LTP, its stop-loss and target on the tick, the levels' check and the risk sizing."""
+        order.ltp = self._ltp(prices, order.symbol)
+        order.exits = price_exits(
+            order.side,
+            order.ltp,
+            order.contract.tick_size,
+            order.alert.stop_loss,
+            order.alert.take_profit,
+            self.rules.sl_percent,
+            self.rules.tp_percent,
+        )
+        self._check_levels(order)
+        self._size(order)
 
     def _check_levels(self, order: PlannedOrder) -> None:
         """INVALID_LEVELS=refuse: a level on the wrong side refuses the whole alert, before any leg is sent."""

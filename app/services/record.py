@@ -42,6 +42,7 @@ class Outcome(StrEnum):
     DAY_LOCKED = "day_locked"
     DAY_LOCK_LIFTED = "day_lock_lifted"
     CLOSE_ALL = "close_all"  # close-all or the square-off: what was cancelled and exited (app/services/close_all.py)
+    BOOK_RECONCILED = "book_reconciled"  # a strategy's book shrunk to Fyers's positions (app/services/books.py)
     # A refusal or failure is journalled under its error's code.
     ERROR = "error"
     INVALID = "invalid"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from app.domain.errors import BridgeError
 from app.domain.orders import OrderRequest
 from app.services.plan import PlannedOrder
+from app.services.record import STANDING, AlertResult, Outcome
 
 
 def leg_summary(planned: PlannedOrder) -> dict[str, Any]:
@@ -107,3 +109,23 @@ def _adjustments(planned: PlannedOrder, number: Callable[[Any], Any]) -> list[di
         }
         for a in planned.exits.adjustments
     ]
+
+
+def combined(results: list[dict[str, Any]], failure: BridgeError | None, alert_id: str) -> AlertResult:
+    """One answer for several orders: which stand, which failed, which were not sent."""
+    standing = [r for r in results if r["status"] in STANDING]
+    if failure is None:
+        statuses = {r["status"] for r in results}
+        status = next((s for s in (Outcome.PARTIAL, Outcome.PENDING) if s in statuses), Outcome.PLACED)
+        message = (
+            f"{len(results)} order(s) stand, some only in part: see each leg's slices"
+            if status == Outcome.PARTIAL
+            else f"{len(results)} order(s) {status}"
+        )
+        return AlertResult(status, {"status": status.value, "alert_id": alert_id, "message": message, "legs": results})
+    if standing:
+        message = f"{len(standing)} of {len(results)} order(s) stand; then: {failure.message}"
+        body = {"status": "partial", "alert_id": alert_id, "message": message, "legs": results}
+        return AlertResult(Outcome.LEGS_PARTIAL, body, failure)
+    body = {"status": failure.code, "alert_id": alert_id, "message": failure.message, "legs": results}
+    return AlertResult(Outcome.of(failure), body, failure)

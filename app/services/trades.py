@@ -32,6 +32,7 @@ from app.domain.trade_orders import claimed, protection_orders, unclaimed, with_
 from app.domain.trades import Event, Protection, Trade, follow
 from app.logs import log_event
 from app.ports import Broker, Clock
+from app.services.books import StrategyBooks
 from app.services.trade_news import TradeNews
 from app.services.trade_store import TradeStore
 
@@ -65,8 +66,10 @@ class TradeDesk:
         clock: Clock,
         protection: Protection = Protection.LEGS,
         on_failure: str = "notify",
+        books: StrategyBooks | None = None,
     ):
         self._trades = trades
+        self._books = books
         self._broker = broker
         self._news = news
         self._clock = clock
@@ -83,8 +86,20 @@ class TradeDesk:
             return Protection.NONE
         return Protection.BRACKET if product_type in TAGLESS_PRODUCTS else self.protection
 
-    def file(self, alert_id: str, strategy: str | None, order: OrderRequest, exits: Exits | None) -> Future | None:
-        """Start filing an entry that stands (or may), beside the alert's own writes; wait with `filed`."""
+    def file(
+        self,
+        alert_id: str,
+        strategy: str | None,
+        order: OrderRequest,
+        exits: Exits | None,
+        underlying: str | None = None,
+    ) -> Future | None:
+        """Start filing an entry that stands (or may), beside the alert's own writes; wait with `filed`.
+
+        A strategy's order (an exit too) goes into its book; an exit files no trade.
+        """
+        if order.closing and strategy and order.tag:
+            self._book(strategy, order, underlying or "")
         if order.closing or not order.tag:  # an exit, or a CO/BO (tagless: its legs are the broker's)
             return None
         trade = Trade(
@@ -99,7 +114,28 @@ class TradeDesk:
             take_profit=exits.take_profit if exits else None,
             strategy=strategy,
         )
-        return self._filing.submit(self._trades.create, self._today(), trade)
+        return self._filing.submit(self._file_entry, self._today(), trade, order, underlying or "")
+
+    def _file_entry(self, day: date, trade: Trade, order: OrderRequest, underlying: str) -> bool:
+        if trade.strategy:
+            self._book(trade.strategy, order, underlying)
+        return self._trades.create(day, trade)
+
+    def _book(self, strategy: str, order: OrderRequest, underlying: str) -> None:
+        if self._books is None:
+            return
+        try:
+            self._books.record(strategy, order, underlying)
+        except Exception:  # the order stands whatever the book says; a book missing it is seen in GET /books
+            log_event(log, logging.ERROR, "book_failed", f"{strategy}'s book missed {order.side.name} {order.symbol}")
+
+    def _follow_book(self, trade: Trade, events: list[tuple[Event, dict[str, Any]]]) -> None:
+        if self._books is None or not trade.strategy:
+            return
+        try:
+            self._books.follow(trade, events)
+        except Exception:  # never in the way of protecting the trade; the sweep's reconcile shrinks the book
+            log_event(log, logging.ERROR, "book_failed", f"{trade.strategy}'s book missed what became of {trade.tag}")
 
     def summary(self, order: OrderRequest, exits: Exits | None) -> dict[str, Any]:
         """What the answer and the journal say protects this entry."""
@@ -156,6 +192,7 @@ class TradeDesk:
         if step is None:
             return []
         told = [self._news.tell(step.trade, event, facts, deadline) for event, facts in step.events]
+        self._follow_book(step.trade, step.events)
         for order_id in step.cancel:
             self._cancel(order_id, deadline)
         if step.roles:

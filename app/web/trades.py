@@ -14,6 +14,7 @@ from app.domain.errors import BridgeError
 from app.logs import log_event
 from app.services.trades import ORDER_ID, Doorbell
 from app.web.admin import require_admin, require_admin_or_scheduler
+from app.web.books import reconcile_books
 from app.web.responses import respond, services
 
 bp = Blueprint("trades", __name__)
@@ -47,11 +48,13 @@ def sync():
     """Bring every trade the bridge follows up to date from the order book, tradebook and positions.
 
     Then the day's lines (MAX_DAILY_LOSS, DAILY_PROFIT_LOCK, the profit trail) are checked on Fyers's
-    P&L; with LOCK_ACTION=close a locked day's positions are closed, once.
+    P&L; with LOCK_ACTION=close a locked day's positions are closed, once. The strategies' books are
+    reconciled to Fyers's positions between the two (GET /books).
     """
     bridge = services()
     deadline = Deadline(SYNC_BUDGET)
     body = bridge.desk.sync(deadline)
+    body["books"] = reconcile_books(bridge.books, bridge.broker, deadline)  # after the trades: stops hit are in
     body["day"] = bridge.day_lock.sweep(deadline)
     return respond(Answer(200, body))
 

@@ -67,7 +67,10 @@ class Run:
         keyless = number % 3 == 2
         key = None if keyless else f"crash-{point}-{number}-{rng.getrandbits(32):08x}"
         product = rng.choice(("INTRADAY", "INTRADAY", "MARGIN", "CO", "BO"))
-        self.alert = seed_alert(**contract, productType=product, sl=None, tp=None, idempotency_key=key)
+        self.alert = seed_alert(
+            **contract, productType=product, sl=None, tp=None, idempotency_key=key,
+            open_short=True if contract["action"] == "SELL" else None,  # a short is opened on purpose
+        )
         self.symbol_key = (contract["symbol"], contract["strikeprice"], contract["optionType"])
         self.side = 1 if contract["action"] == "BUY" else -1
         self.keyless = keyless
