@@ -129,6 +129,8 @@ class Settings:
     cloud_run_service: str | None = _setting("K_SERVICE", None, Env.text)  # set by Cloud Run
     allowed_source_ips: tuple[str, ...] = _setting("ALLOWED_SOURCE_IPS", (), Env.networks)
     trusted_proxy_hops: int = _setting("TRUSTED_PROXY_HOPS", 0, Env.integer, minimum=0, maximum=5)
+    # "Remember this phone" at the console login: that device's session lasts this many days (else 12 hours).
+    console_remember_days: int = _setting("CONSOLE_REMEMBER_DAYS", 30, Env.integer, minimum=1, maximum=90)
     fyers_rate_per_second: int = _setting("FYERS_RATE_PER_SECOND", 10, Env.integer, minimum=1)
     fyers_rate_per_minute: int = _setting("FYERS_RATE_PER_MINUTE", 200, Env.integer, minimum=1)
     # Set it to Cloud Run's --max-instances: each instance paces alone on floor(limit / n).

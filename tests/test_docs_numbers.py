@@ -59,3 +59,10 @@ def test_the_documented_book_grace_is_the_code_s():
 
     assert RECONCILE_GRACE.total_seconds() == 60
     assert "in the last minute, `RECONCILE_GRACE`" in (DOCS / "alerts.md").read_text()
+
+
+def test_the_documented_console_refresh_is_the_code_s():
+    from app.web.console_views import REFRESH_SECONDS
+
+    readme = (DOCS.parent / "README.md").read_text()
+    assert f"refreshes itself every {REFRESH_SECONDS} s" in readme

@@ -96,7 +96,9 @@ def test_the_notifications_one_tap_link_works_in_a_fresh_browser_once(bridge, fa
     for attribute in ("Secure", "HttpOnly", "SameSite=Lax", "Max-Age=900", "Path=/"):
         assert attribute in cookie
     response = on_the_phone.get(at_fyers(started))
-    assert response.status_code == 200 and logged_in(bridge.client)
+    # A link sent to the phone lands on the console (issue 21): tests/test_one_tap_login.py follows it there.
+    assert response.status_code == 303 and response.headers["Location"].endswith("/console?logged_in=1")
+    assert logged_in(bridge.client)
     again = bridge.app.test_client().get(path_of(message.link))  # single use, whoever taps it next
     assert again.status_code == 400 and "already used" in again.get_data(as_text=True)
     token = message.link.split("t=", 1)[1]

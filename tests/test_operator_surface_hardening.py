@@ -109,9 +109,12 @@ def assert_guarded(response):
     assert response.headers.get("X-Frame-Options") == "DENY"
     policy = response.headers.get("Content-Security-Policy", "")
     assert "frame-ancestors 'none'" in policy
-    # The pages' one style sheet is inline and they carry no script: the policy must allow the one, not need the other.
+    # The pages' one style sheet is inline; their one script (the home's refresh) is served from the console,
+    # never inline: the policy allows the style inline, and scripts from the console only.
     assert "style-src 'unsafe-inline'" in policy
-    assert "<script" not in response.get_data(as_text=True).lower()
+    assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy.split("script-src", 1)[1].split(";")[0]
+    scripts = re.findall(r"<script[^>]*>", response.get_data(as_text=True).lower())
+    assert all(tag == '<script src="/console/refresh.js" defer>' for tag in scripts), scripts
 
 
 def test_every_console_answer_is_uncacheable_and_unframeable(paper_bridge):

@@ -133,6 +133,8 @@ class AlertService:
         if not result.replayed:  # a replay's record says so; its result says what the answer is
             record.outcome = result.outcome
         record.status = answer.status
+        if result.error is not None:  # the console shows the reason; the sender may never see the answer
+            record.message = result.error.message
         # A final answer completes the claim in the same write as the journal record. Otherwise
         # the journal first: if the process dies between the two, the claim is still in flight
         # and its takeover finds the order; the other way round, the order would be answered on

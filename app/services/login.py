@@ -38,8 +38,9 @@ class LoginService:
         self._configured_code = auth_code
         self._notifications = notifications
 
-    def login_url(self, return_to: str | None = None) -> str:
+    def login_url(self, return_to: str | None = "console") -> str:
         """The link the operator opens to log in: the bridge's single-use start link (15 minutes)."""
+        # Links sent to the phone come back to the console; /auth-url (an API caller) asks for none.
         return self._states.new_link(return_to)
 
     def start(self, token: Any, browser_key: str) -> str:
@@ -77,6 +78,22 @@ class LoginService:
         log_event(log, logging.WARNING, "login_required", f"Fyers login required: {reason}")
         self._notify("login_required", f"Fyers login required today ({reason}). Log in:", url)
         return {"status": "login_required", "reason": reason, "login_url": url}
+
+    def remind(self, trading_day: bool) -> dict[str, Any]:
+        """The 09:10 job: on a trading day with no usable session, a second, louder notification with a link."""
+        if not trading_day:
+            return {"status": "not_a_trading_day"}
+        status = self.tokens.status()
+        if status.logged_in:
+            return {"status": "logged_in"}
+        log_event(log, logging.WARNING, "login_reminder", f"still no Fyers login at the open: {status.reason}")
+        self._notify(
+            "login_reminder",
+            f"NOT LOGGED IN to Fyers, and NSE opens at 09:15 IST: every alert will be refused until you log in "
+            f"({status.reason}). Log in now:",
+            self.login_url(),
+        )
+        return {"status": "reminded", "reason": status.reason}
 
     def _notify(self, kind: str, text: str, link: str | None = None) -> None:
         if self._notifications is not None:

@@ -20,6 +20,7 @@ FAILURE_KINDS = frozenset(
         "order_pending",
         "legs_partial",
         "login_required",
+        "login_reminder",  # 09:10 on a trading day and still no Fyers login: the louder second call
         "token_refresh_error",
         "rate_limited",
         "rejected_by_exchange",  # an accepted order the exchange rejected later

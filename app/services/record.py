@@ -125,6 +125,7 @@ class AlertRecord:
     broker: list[dict[str, Any]] | dict[str, Any] | None = None
     outcome: Outcome | None = None
     status: int | None = None
+    message: str | None = None  # why it was refused: the answer's message, which TradingView does not show
     latency_ms: float | None = None
     trade: dict[str, Any] | None = None  # a trade's event after the order: fill, hit, protection
 

@@ -4,7 +4,8 @@ Server-rendered (Jinja), no build step. The admin token is entered once (five fa
 source in five minutes pause that source); the session is a signed cookie (HttpOnly, Secure,
 SameSite=Lax) whose key is derived from ADMIN_TOKEN, so changing the token signs everybody out.
 The cookie names a server-side session (console_security.py): logout revokes it on every
-instance, and it ends 12 hours after the login however active. Every form carries a CSRF token
+instance, and it ends 12 hours after the login however active (CONSOLE_REMEMBER_DAYS on a
+remembered device, listed and revocable under Trusted devices). Every form carries a CSRF token
 bound to the session; every answer is uncacheable and unframeable.
 """
 
@@ -14,7 +15,6 @@ import hashlib
 import hmac
 import logging
 import secrets
-from datetime import timedelta
 
 from flask import Blueprint, Flask, abort, redirect, render_template, request, session, url_for
 
@@ -23,7 +23,7 @@ from app.domain.contracts import IST
 from app.domain.errors import BridgeError
 from app.logs import log_event
 from app.security import same_secret
-from app.web import console_security
+from app.web import console_actions, console_devices, console_security, console_views
 from app.web.close_all import CLOSE_BUDGET
 from app.web.orders import page_arguments
 from app.web.responses import services
@@ -33,7 +33,6 @@ bp = Blueprint("console", __name__, template_folder="templates")
 bp.after_request(console_security.protect)  # every console answer: uncacheable, unframeable
 log = logging.getLogger(__name__)
 
-SESSION_HOURS = 12
 CONSOLE_PAGE_SIZE = 100  # alerts on one page of the console; older ones are a link away
 
 
@@ -48,12 +47,15 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SECURE=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
+        # PERMANENT_SESSION_LIFETIME: set by console_security (12 hours, or CONSOLE_REMEMBER_DAYS when remembered).
         # The cookie is written at login only: activity does not push its end further out.
         SESSION_REFRESH_EACH_REQUEST=False,
     )
     console_security.init_app(app, services_of(app))
     app.register_blueprint(bp)
+    app.register_blueprint(console_devices.bp)  # Trusted devices: remembered phones, revocable
+    console_views.init_app(app)
+    console_actions.init_app(app, services_of(app))  # the actions' confirmations, and the audit log
 
 
 def services_of(app: Flask):
@@ -63,8 +65,8 @@ def services_of(app: Flask):
 
 @bp.get("/console/login")
 def login_form():
-    """The admin-token form."""
-    return render_template("console/login.html", error=None, configured=bool(services().settings.admin_token))
+    """The admin-token form (with where to go on after it)."""
+    return _login_page(None)
 
 
 @bp.post("/console/login")
@@ -74,21 +76,25 @@ def login():
     wait = console_security.login_retry_after()
     if wait is not None:  # checked first: even the right token waits, so guessing gains nothing
         error = f"Too many failed logins from this address: try again in {wait} seconds."
-        page = render_template("console/login.html", error=error, configured=bool(expected))
-        return page, 429, {"Retry-After": str(wait)}
+        return _login_page(error), 429, {"Retry-After": str(wait)}
     given = request.form.get("admin_token", "")
     if not expected or not same_secret(given, expected):
         log_event(log, logging.WARNING, "console_login_failed", "console login refused")
         console_security.login_failed()
-        page = render_template("console/login.html", error="That is not the admin token.", configured=bool(expected))
-        return page, 401
+        return _login_page("That is not the admin token."), 401
     console_security.login_succeeded()
-    session.clear()
-    session.permanent = True
-    session["admin"] = True
-    session["sid"] = console_security.open_session()
-    session["csrf"] = secrets.token_urlsafe(24)
-    return redirect(url_for("console.index"), code=303)
+    console_security.begin(remember=request.values.get("remember") == "1")
+    return redirect(console_security.next_page(request.values.get("next")), code=303)
+
+
+def _login_page(error: str | None) -> str:
+    return render_template(
+        "console/login.html",
+        error=error,
+        configured=bool(services().settings.admin_token),
+        next=console_security.next_page(request.values.get("next")),
+        remember_days=services().settings.console_remember_days,
+    )
 
 
 @bp.post("/console/logout")
@@ -103,8 +109,8 @@ def logout():
 @bp.get("/console")
 def index():
     """Status, today's alerts, notifications and the controls."""
-    if not console_security.session_live():
-        return redirect(url_for("console.login_form"), code=303)
+    if not console_security.session_live():  # after the login, on to this same page (?logged_in=1 kept)
+        return redirect(console_security.login_then(request.full_path), code=303)
     bridge = services()
     now = bridge.clock.now().astimezone(IST)
     token = bridge.login.tokens.status() if bridge.login else None
@@ -128,7 +134,7 @@ def index():
         paused=bridge.controls.paused(),
         orders_today=bridge.controls.orders_today(),
         refused_today=bridge.alerts.reporter.refusals.today(),
-        alerts=page.records,
+        **console_views.home(bridge, now, page.records, request.args),  # filtered alerts, countdown, queue
         alerts_total=page.total,
         older=page.next,
         paged=before is not None,
@@ -156,7 +162,7 @@ def pause():
     reason = (request.form.get("reason") or "paused from the console")[:200]
     services().controls.pause(reason)
     log_event(log, logging.WARNING, "trading_paused", f"trading paused from the console: {reason}")
-    return redirect(url_for("console.index"), code=303)
+    return console_actions.done("pause", {"reason": reason}, f"Trading paused: {reason}.")
 
 
 @bp.post("/console/sync")
@@ -188,13 +194,16 @@ def close_all():
     _require_session(check_csrf=True)
     log_event(log, logging.WARNING, "close_all_asked", "close-all asked from the console")
     try:
-        services().closer.run("bridge", Deadline(CLOSE_BUDGET), "console")
+        summary = services().closer.run("bridge", Deadline(CLOSE_BUDGET), "console")
     except BridgeError as error:  # nothing claimed (no login, no book, no state): said on the page, not hidden
         log_event(log, logging.ERROR, "close_all_failed", f"close-all from the console failed: {error.message}")
+        console_actions.record("close_all", {"status": "failed", "message": error.message})
         found = {"positions": [], "orders": []}
         failed = f"Close-all failed: {error.message}"
         return render_template("console/close_all.html", found=found, unavailable=failed, csrf=session.get("csrf")), 503
-    return redirect(url_for("console.index"), code=303)
+    told = f"Close-all: {len(summary['exits'])} exit(s), {len(summary['cancelled'])} cancel(s) sent"
+    told += f", {len(summary['errors'])} error(s)."
+    return console_actions.done("close_all", summary, told, ok=not summary["errors"])
 
 
 @bp.post("/console/resume")
@@ -203,19 +212,14 @@ def resume():
     _require_session(check_csrf=True)
     bridge = services()
     current = bridge.controls.paused()
-    if current and current.get("day"):  # a day's loss or profit lock: lifted for the rest of the day, and told
+    lifted = bool(current and current.get("day"))
+    if lifted:  # a day's loss or profit lock: lifted for the rest of the day, and told
         bridge.day_lock.lift("the console", Deadline(2.0))
     else:
         bridge.controls.resume()
     log_event(log, logging.WARNING, "trading_resumed", "trading resumed from the console")
-    return redirect(url_for("console.index"), code=303)
+    return console_actions.done("resume", {"lifted_day_lock": lifted}, "Trading resumed.")
 
 
 def _require_session(check_csrf: bool) -> None:
-    if not console_security.session_live():
-        abort(401, "log in to the console first")
-    if check_csrf:
-        expected = session.get("csrf", "")
-        given = request.form.get("csrf_token", "")
-        if not expected or not same_secret(given, expected):
-            abort(403, "the form expired or did not come from the console: reload the page")
+    console_security.require_session(check_csrf)

@@ -123,7 +123,8 @@ def test_2_an_alert_shows_in_the_journal(stack, page):
     page.goto(f"{base}/console")
     rows = page.locator(".alert-row")
     assert rows.count() == 1
-    assert "placed" in rows.first.inner_text() and "NSE:NIFTY26NOV26000CE" in rows.first.inner_text()
+    assert "placed" in rows.first.inner_text() and "NIFTY 23-Nov 26000 CE" in rows.first.inner_text()
+    assert "NSE:NIFTY26NOV26000CE" in rows.first.text_content()  # the full ticker, a tap away
     assert page.inner_text("#broker-status") == "ready"
     shot(page, "04-journal.png")
 
@@ -133,6 +134,7 @@ def test_3_pause_refuses_the_next_alert_and_resume_allows_it(stack, page):
     page.goto(f"{base}/console")
     page.fill("input[name=reason]", "RBI policy")
     page.click("#pause")
+    page.click("#confirm-pause")  # each action asks first (tests/browser/test_console_actions.py)
     assert "PAUSED: RBI policy" in page.inner_text("#paused-banner")
     refused = post_alert(base, idempotency_key="while-paused")
     assert refused.status_code == 422 and refused.json()["rule"] == "paused"
@@ -140,6 +142,7 @@ def test_3_pause_refuses_the_next_alert_and_resume_allows_it(stack, page):
     assert "risk_refused" in page.locator(".alert-row").first.inner_text()
     shot(page, "05-paused.png")
     page.click("#resume")
+    page.click("#confirm-resume")
     assert not page.is_visible("#paused-banner")
     assert post_alert(base, idempotency_key="after-resume").status_code == 200
     assert len(fake.placed_orders()) == 2
