@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import json
 import pathlib
-import shutil
-import socket
-import threading
 import time
 
 import pytest
 import requests
 
 from app.adapters.coalescing import POSITIONS_FRESH_FOR
-from tests.conftest import ADMIN, APP_ID, APP_SECRET, PIN, fyers_settings_for, seed_alert
+from tests.browser.served import CHROMIUM, phone_page, served_bridge
+from tests.conftest import ADMIN, seed_alert
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = pathlib.Path(__file__).resolve().parents[2] / "docs" / "console"
-PHONE = {"width": 390, "height": 844}
 
 pytestmark = [
     pytest.mark.skipif(
@@ -32,60 +28,20 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """The service on a real server, logged out, with the fake Fyers redirecting back to it."""
-    from werkzeug.serving import make_server
-
-    from app.domain.contracts import IST  # noqa: F401  (keeps the import cost out of timing)
     from tests.clock import FixedClock
-    from tests.conftest import MARKET_MORNING, build_bridge
-    from tests.fakes.fake_fyers import FakeFyers
+    from tests.conftest import MARKET_MORNING
 
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    fake = FakeFyers(app_id=APP_ID, secret_id=APP_SECRET, pin=PIN, redirect_uri=f"{base}/auth/callback").start()
-    settings = fyers_settings_for(
-        fake, tmp_path_factory.mktemp("console") / "var", redirect_uri=f"{base}/auth/callback"
-    )
-    bridge = build_bridge(settings, clock=FixedClock(MARKET_MORNING))
-    services = bridge.services
-    server = make_server("127.0.0.1", port, bridge.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield base, fake, services
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        services.broker.close()
-        fake.stop()
+    with served_bridge(tmp_path_factory.mktemp("console") / "var", clock=FixedClock(MARKET_MORNING)) as served:
+        yield served.base, served.fake, served.bridge.services
 
 
 @pytest.fixture(scope="module")
 def page(stack):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
-    playwright = sync_api.sync_playwright().start()
-    browser = playwright.chromium.launch(
-        executable_path=CHROMIUM,
-        args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    )
-    context = browser.new_context(viewport=PHONE, device_scale_factor=1)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    try:
+    with phone_page() as page:
         yield page
-    finally:
-        context.close()
-        browser.close()
-        playwright.stop()
 
 
 def shot(page, name: str) -> None:

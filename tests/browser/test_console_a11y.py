@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_console import CHROMIUM, PHONE, stack  # noqa: F401 - `stack` is a fixture
+from tests.browser.served import CHROMIUM, PHONE, chromium
+from tests.browser.test_console import stack  # noqa: F401 - `stack` is a fixture
 from tests.conftest import ADMIN
 
 pytestmark = [
@@ -21,14 +22,8 @@ BLOCKING = {"serious", "critical"}
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
-    playwright = sync_api.sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-    try:
+    with chromium() as browser:
         yield browser
-    finally:
-        browser.close()
-        playwright.stop()
 
 
 def blocking_violations(page) -> list[str]:

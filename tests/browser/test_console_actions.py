@@ -8,7 +8,6 @@ Each action's result line shows on the console, and the actions page lists every
 from __future__ import annotations
 
 import json
-import threading
 import time
 from datetime import datetime
 from decimal import Decimal
@@ -18,8 +17,9 @@ import requests
 
 from app.adapters.coalescing import POSITIONS_FRESH_FOR
 from app.domain.contracts import IST
-from tests.browser.test_console import CHROMIUM, PHONE, _free_port, shot
-from tests.conftest import ADMIN, APP_ID, APP_SECRET, PIN, fyers_settings_for, seed_alert
+from tests.browser.served import CHROMIUM, phone_page, served_bridge
+from tests.browser.test_console import shot
+from tests.conftest import ADMIN, seed_alert
 
 pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed; browser tests skipped"),
@@ -31,53 +31,27 @@ EVENING = datetime(2026, 11, 18, 20, 0, tzinfo=IST)  # the market is closed: ale
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """The service on a real server (queue policy, a Rs 1,000 loss line), with the fake Fyers."""
-    from werkzeug.serving import make_server
-
     from tests.clock import FixedClock
-    from tests.conftest import MARKET_MORNING, build_bridge
-    from tests.fakes.fake_fyers import FakeFyers
+    from tests.conftest import MARKET_MORNING
 
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    fake = FakeFyers(app_id=APP_ID, secret_id=APP_SECRET, pin=PIN, redirect_uri=f"{base}/auth/callback").start()
-    settings = fyers_settings_for(
-        fake, tmp_path_factory.mktemp("actions") / "var", redirect_uri=f"{base}/auth/callback",
-        market_hours_check=True, market_closed_policy="queue", max_daily_loss=Decimal(1000),
-    )
     clock = FixedClock(MARKET_MORNING)
-    bridge = build_bridge(settings, clock=clock)
-    server = make_server("127.0.0.1", port, bridge.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield base, fake, clock
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        bridge.services.broker.close()
-        fake.stop()
+    var = tmp_path_factory.mktemp("actions") / "var"
+    with served_bridge(
+        var, clock=clock, market_hours_check=True, market_closed_policy="queue", max_daily_loss=Decimal(1000)
+    ) as served:
+        yield served.base, served.fake, clock
 
 
 @pytest.fixture(scope="module")
 def page(stack):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
-    playwright = sync_api.sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-    context = browser.new_context(viewport=PHONE, device_scale_factor=1)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
     base, _, _ = stack
-    page.goto(f"{base}/console")
-    page.fill("#admin_token", ADMIN)
-    page.click("input[type=submit]")
-    page.click("#fyers-login")  # -> the fake Fyers -> /auth/callback -> back to the console
-    page.wait_for_url("**/console?logged_in=1")
-    try:
+    with phone_page() as page:
+        page.goto(f"{base}/console")
+        page.fill("#admin_token", ADMIN)
+        page.click("input[type=submit]")
+        page.click("#fyers-login")  # -> the fake Fyers -> /auth/callback -> back to the console
+        page.wait_for_url("**/console?logged_in=1")
         yield page
-    finally:
-        context.close()
-        browser.close()
-        playwright.stop()
 
 
 def alert(base: str, key: str, strike: int) -> requests.Response:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from datetime import date, timedelta, timezone
 
 import pytest
 import requests
 
 from app.deadline import Deadline
-from tests.browser.test_console import CHROMIUM, PHONE, _free_port, shot
-from tests.conftest import ADMIN, APP_ID, APP_SECRET, PIN, SECRET, fyers_settings_for, seed_alert
+from tests.browser.served import CHROMIUM, PHONE, chromium, served_bridge
+from tests.browser.test_console import shot
+from tests.conftest import ADMIN, SECRET, seed_alert
 
 DESKTOP = {"width": 1280, "height": 800}
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -39,40 +39,18 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """The service on a real server (its clock in UTC), the fake Fyers, and the day's alerts sent."""
-    from werkzeug.serving import make_server
-
     from tests.clock import FixedClock
-    from tests.conftest import MARKET_MORNING, build_bridge
-    from tests.fakes.fake_fyers import FakeFyers
+    from tests.conftest import MARKET_MORNING
 
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    fake = FakeFyers(app_id=APP_ID, secret_id=APP_SECRET, pin=PIN, redirect_uri=f"{base}/auth/callback").start()
-    settings = fyers_settings_for(fake, tmp_path_factory.mktemp("home") / "var", redirect_uri=f"{base}/auth/callback")
     clock = FixedClock(MARKET_MORNING.astimezone(timezone.utc))
-    bridge = build_bridge(settings, clock=clock)
-    server = make_server("127.0.0.1", port, bridge.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield base, fake, bridge.services, clock
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        bridge.services.broker.close()
-        fake.stop()
+    with served_bridge(tmp_path_factory.mktemp("home") / "var", clock=clock) as served:
+        yield served.base, served.fake, served.bridge.services, clock
 
 
 @pytest.fixture(scope="module")
 def browser(stack):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
-    playwright = sync_api.sync_playwright().start()
-    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-    try:
-        yield chromium
-    finally:
-        chromium.close()
-        playwright.stop()
+    with chromium() as browser:
+        yield browser
 
 
 def open_console(browser, base: str, viewport: dict):

@@ -8,13 +8,12 @@ and the phone under Trusted devices. Screenshots go to docs/console/.
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import requests
 
-from tests.browser.test_console import CHROMIUM, PHONE, _free_port, shot
-from tests.conftest import ADMIN, APP_ID, APP_SECRET, PIN, admin_headers, fyers_settings_for
+from tests.browser.served import CHROMIUM, phone_page, served_bridge
+from tests.browser.test_console import shot
+from tests.conftest import ADMIN, admin_headers
 from tests.test_login_binding import Phone
 
 pytestmark = [
@@ -33,48 +32,19 @@ ANDROID_CHROME = (
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """The service on a real server, not logged in anywhere, its notifications kept by a phone."""
-    from werkzeug.serving import make_server
-
     from tests.clock import FixedClock
-    from tests.conftest import MARKET_MORNING, build_bridge
-    from tests.fakes.fake_fyers import FakeFyers
+    from tests.conftest import MARKET_MORNING
 
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    fake = FakeFyers(app_id=APP_ID, secret_id=APP_SECRET, pin=PIN, redirect_uri=f"{base}/auth/callback").start()
-    settings = fyers_settings_for(fake, tmp_path_factory.mktemp("login") / "var", redirect_uri=f"{base}/auth/callback")
     phone = Phone()
-    bridge = build_bridge(settings, clock=FixedClock(MARKET_MORNING), channels=[phone])
-    server = make_server("127.0.0.1", port, bridge.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield base, fake, phone
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        bridge.services.broker.close()
-        fake.stop()
+    var = tmp_path_factory.mktemp("login") / "var"
+    with served_bridge(var, clock=FixedClock(MARKET_MORNING), channels=[phone]) as served:
+        yield served.base, served.fake, phone
 
 
 @pytest.fixture(scope="module")
 def page(stack):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
-    playwright = sync_api.sync_playwright().start()
-    browser = playwright.chromium.launch(
-        executable_path=CHROMIUM,
-        args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    )
-    context = browser.new_context(viewport=PHONE, device_scale_factor=1, user_agent=ANDROID_CHROME)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    try:
+    with phone_page(user_agent=ANDROID_CHROME) as page:
         yield page
-    finally:
-        context.close()
-        browser.close()
-        playwright.stop()
 
 
 def morning_link(base: str, fake, phone) -> str:

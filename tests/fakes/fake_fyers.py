@@ -1817,14 +1817,10 @@ class FakeFyers:
 
     def _modify_gtt(self, body: Any, **_: Any):
         """PATCH /gtt/orders/sync {"id", "orderInfo"}: new legs for a pending GTT."""
-        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
-            return 400, _error(-50, "Please provide a valid order id")
         with self._lock:
-            gtt = next((g for g in self._gtts if g.row["id"] == body["id"]), None)
-            if gtt is None:
-                return 400, _error(-51, "Invalid order id")
-            if gtt.row["ord_status"] != 6:
-                return 400, _error(-52, NOT_MODIFIABLE)
+            gtt, refused = self._pending_gtt(body)
+            if refused is not None:
+                return refused
             info = self.symbol_info(gtt.row["symbol"])
             ltp = self.ltp(gtt.row["symbol"])
             error = self._check_gtt_legs(info, body.get("orderInfo"), gtt.row["gtt_oco_ind"] == 2, ltp)
@@ -1833,16 +1829,23 @@ class FakeFyers:
             self._set_gtt_legs(gtt, body["orderInfo"], ltp)
         return 200, {"code": 1102, "message": "Successfully modified order", "s": "ok", "id": body["id"]}
 
+    def _pending_gtt(self, body: Any) -> tuple[Any, tuple[int, dict] | None]:
+        """The pending GTT a modify or cancel names, or the answer refusing it; the caller holds the lock."""
+        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+            return None, (400, _error(-50, "Please provide a valid order id"))
+        gtt = next((g for g in self._gtts if g.row["id"] == body["id"]), None)
+        if gtt is None:
+            return None, (400, _error(-51, "Invalid order id"))
+        if gtt.row["ord_status"] != 6:
+            return None, (400, _error(-52, NOT_MODIFIABLE))
+        return gtt, None
+
     def _cancel_gtt(self, body: Any, **_: Any):
         """DELETE /gtt/orders/sync {"id"}: a pending GTT is cancelled."""
-        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
-            return 400, _error(-50, "Please provide a valid order id")
         with self._lock:
-            gtt = next((g for g in self._gtts if g.row["id"] == body["id"]), None)
-            if gtt is None:
-                return 400, _error(-51, "Invalid order id")
-            if gtt.row["ord_status"] != 6:
-                return 400, _error(-52, NOT_MODIFIABLE)
+            gtt, refused = self._pending_gtt(body)
+            if refused is not None:
+                return refused
             gtt.row.update({"ord_status": 1, "report_type": "CANCELLED",
                             "oms_msg": "GTT/OCO order cancelled successfully."})
         return 200, {"code": 1103, "message": "Successfully cancelled order", "s": "ok", "id": body["id"]}
