@@ -117,6 +117,11 @@ class Reconciler:
         body.pop("waiting_for_rate_limit", None)
         return self._finish(found, found.data, AlertResult(Outcome.NOT_PLACED, body))
 
+    def pending(self) -> list[dict[str, Any]]:
+        """Every order still pending: sent, its answer lost, waiting for the book to settle it."""
+        found = (self.store.get(key) for key in self.store.list("pending/"))
+        return [item.data for item in found if item is not None]
+
     def settle_all(self, deadline: Deadline) -> list[dict[str, Any]]:
         """Settle every pending order the deadline leaves time for."""
         results = []

@@ -90,7 +90,7 @@ def actions():
         positions=positions,
         unavailable=unavailable,
         queued=[e for e in bridge.queue.waiting() if e.get("state") == "queued"],
-        pending=_pending(),
+        pending=services().reconciler.pending(),
         paused=bridge.controls.paused(),
         entries=[{**entry, "time": _ist(entry.get("at"))} for entry in audit().recent(AUDIT_SHOWN)],
     )
@@ -201,7 +201,7 @@ def cancel_queued():
 @bp.get("/console/pending/retry")
 def retry_pending_form():
     """Confirm looking one pending order up again."""
-    pending = next((p for p in _pending() if p["alert_id"] == request.args.get("id")), None)
+    pending = next((p for p in services().reconciler.pending() if p["alert_id"] == request.args.get("id")), None)
     if pending is None:
         return confirm(404, title="Look a pending order up", error="No such pending order: it may have settled.")
     order = pending.get("order") or {}
@@ -220,7 +220,7 @@ def retry_pending():
     """Look one pending order up once."""
     console_security.require_session(check_csrf=True)
     alert_id = request.form.get("alert_id", "")
-    if not any(p["alert_id"] == alert_id for p in _pending()):
+    if not any(p["alert_id"] == alert_id for p in services().reconciler.pending()):
         return done("retry_pending", {"alert_id": alert_id, "status": "not_pending"},
                     f"Alert {alert_id} has no pending order (settled already?).", ok=False)
     settled = services().reconciler.settle(alert_id, Deadline(LOOKUP_BUDGET))
@@ -284,13 +284,6 @@ def _close_page(found: dict[str, Any], error: str | None = None, status: int = 2
         lines=[f"Fyers's exit call {side} {abs(found['net_qty'])} at market, once; this position's working stop "
                "and target are cancelled first. Other positions are not touched."],
     )
-
-
-def _pending() -> list[dict[str, Any]]:
-    """The pending orders (outcome unknown at the deadline) waiting for a look-up."""
-    store = services().store
-    found = (store.get(key) for key in store.list("pending/"))
-    return [item.data for item in found if item is not None]
 
 
 def _ist(moment: str | None) -> str:

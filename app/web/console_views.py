@@ -95,7 +95,7 @@ def home(bridge, now: datetime, records: list[dict[str, Any]], args) -> dict[str
     return {
         "token_countdown": _countdown(token.expires_at - now) if live else None,
         "market_checked": bool(bridge.alerts.market.enabled),
-        "pending": _pending(bridge),
+        "pending": bridge.reconciler.pending(),
         "queued": bridge.queue.waiting(),
         "rate_limited": bridge.broker.rate_limited_today(),
         "alerts": [r for r in records if _matches(r, strategy, outcome)],
@@ -168,12 +168,6 @@ def _answers(record: dict[str, Any]) -> list[dict[str, Any]]:
     """A record's broker answers, one per order (a settled pending order keeps one)."""
     broker = record.get("broker")
     return broker if isinstance(broker, list) else [broker] if broker else []
-
-
-def _pending(bridge) -> list[dict[str, Any]]:
-    """Orders sent whose answer was lost, waiting for the order book to settle them."""
-    found = (bridge.store.get(key) for key in bridge.store.list("pending/"))
-    return [item.data for item in found if item is not None]
 
 
 def _countdown(left) -> str:
