@@ -26,6 +26,7 @@ def create_app(settings=None, services=None) -> Flask:
         orders,
         paper,
         queue,
+        report,
         request_context,
         trades,
         webhook,
@@ -60,6 +61,7 @@ def create_app(settings=None, services=None) -> Flask:
     app.register_blueprint(trades.bp)
     app.register_blueprint(close_all.bp)
     app.register_blueprint(books.bp)
+    app.register_blueprint(report.bp)
     console.init_app(app)
     return app
 

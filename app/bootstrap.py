@@ -45,7 +45,7 @@ from app.services.trade_news import TradeNews
 from app.services.trade_report import TradeReport
 from app.services.trade_store import TradeStore
 from app.services.trades import TradeDesk
-from app.settings import KEY_HOW_TO, PAPER_DEFAULT_SECRET, ConfigError, Settings
+from app.settings import KEY_HOW_TO, PAPER_BROKERS, PAPER_DEFAULT_SECRET, ConfigError, Settings
 
 log = logging.getLogger(__name__)
 RulesT = TypeVar("RulesT")
@@ -128,13 +128,14 @@ def bootstrap(
         )
     if channels is None:
         channels = chosen.channels(settings)
-    notifications = Notifications(channels, redactor, clock, settings.notify_on)
+    paper = settings.broker in PAPER_BROKERS  # no real order: every answer, record and notification says so
+    notifications = Notifications(channels, redactor, clock, settings.notify_on, prefix="PAPER: " if paper else "")
     if store is None:
         store = chosen.state_store(settings)
-    broker, login = _broker(settings, store, clock, redactor, notifications, broker)
+    masters = MasterHolder(load_master(settings, clock))  # before the broker: fyers-paper's fills take its ticks
+    broker, login = _broker(settings, store, clock, redactor, notifications, broker, masters)
     broker = CoalescingBroker(broker)
-    masters = MasterHolder(load_master(settings, clock))
-    journal = Journal(store, clock)
+    journal = Journal(store, clock, paper=paper)
     ledger = IdempotencyLedger(
         store, clock, settings.idempotency_ttl_seconds, settings.claim_lease_seconds
     )
@@ -164,7 +165,7 @@ def bootstrap(
     funding = Funding(broker, settings.margin_check)
     execution = Execution(planner, ledger, placer, reconciler, controls, desk, funding, settings.rate_wait_seconds)
     alerts = AlertService(
-        rules, Intake(rules, clock), execution, ledger, journal, reconciler, market, queue, reporter
+        rules, Intake(rules, clock), execution, ledger, journal, reconciler, market, queue, reporter, paper=paper
     )
     drain = QueueDrain(queue, market, alerts.run_queued, settings.alert_deadline_seconds)
     return Services(
@@ -240,8 +241,12 @@ def _broker(
     redactor: Redactor,
     notifications: Notifications,
     broker: Broker | None,
+    masters: MasterHolder,
 ) -> tuple[Broker, LoginService | None]:
-    """The paper broker, or Fyers with its token manager and login flow; `broker` replaces the adapter."""
+    """The paper broker, or Fyers with its token manager and login flow; `broker` replaces the adapter.
+
+    fyers-paper logs in and reads prices exactly as fyers does, through a client that cannot send an order.
+    """
     if settings.broker == "paper":
         return broker or PaperBroker(settings.paper_funds), None
     from app.adapters.fyers_auth import FyersAuth
@@ -269,7 +274,15 @@ def _broker(
             instances=settings.fyers_instances,
             on_refusal=partial(report_rate_limited, notifications),
         )
-        broker = FyersBroker(settings.fyers_app_id, tokens, pacer)
+        forward = settings.broker == "fyers-paper"
+        broker = FyersBroker(settings.fyers_app_id, tokens, pacer, read_only=forward)
+        if forward:
+            from app.adapters.forward_broker import ForwardBroker
+
+            def contract_of(ticker: str):
+                return masters.current().by_ticker(ticker)  # the master in use at the fill
+
+            broker = ForwardBroker(broker, contract_of, settings.paper_slippage_ticks, settings.paper_funds)
     return broker, login
 
 

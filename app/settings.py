@@ -13,12 +13,16 @@ from typing import Any, Callable, Mapping
 
 from app.env_vars import KEY_HOW_TO, TRADINGVIEW_IPS, ConfigError, Env
 
-__all__ = ["ConfigError", "PAPER_DEFAULT_SECRET", "Settings", "TRADINGVIEW_IPS"]
+__all__ = ["ConfigError", "PAPER_BROKERS", "PAPER_DEFAULT_SECRET", "Settings", "TRADINGVIEW_IPS"]
 
 # Fyers's F&O masters, NSE's and BSE's (SENSEX, BANKEX): SYMBOL_MASTER_URL takes several, comma-separated.
 FYERS_MASTER_URL = "https://public.fyers.in/sym_details/NSE_FO.csv,https://public.fyers.in/sym_details/BSE_FO.csv"
 PRODUCT_TYPES = ("INTRADAY", "MARGIN", "CO", "BO")
 PAPER_DEFAULT_SECRET = "paper"
+BROKERS = ("paper", "fyers", "fyers-paper")
+FYERS_BROKERS = frozenset({"fyers", "fyers-paper"})  # the ones that log in to Fyers
+# The brokers that place no real order: every answer, record, notification and page says PAPER.
+PAPER_BROKERS = ("paper", "fyers-paper")
 # NSE freeze quantities (contracts per order); above them Fyers must slice the order.
 # They change with NSE circulars: override with FREEZE_QTY=NIFTY:1800,BANKNIFTY:900.
 DEFAULT_FREEZE_QTY = (("NIFTY", 1800), ("BANKNIFTY", 900), ("FINNIFTY", 1800), ("MIDCPNIFTY", 2800))
@@ -43,7 +47,8 @@ def _setting(variable: str, default: Any, read: Callable[..., Any], **options: A
 class Settings:
     """Every knob of the service, with the embedded default (paper broker, local state)."""
 
-    broker: str = _setting("BROKER", "paper", Env.choice, allowed=("paper", "fyers"))
+    # fyers-paper: Fyers's login and live prices, every order simulated (docs/configuration.md).
+    broker: str = _setting("BROKER", "paper", Env.choice, allowed=BROKERS)
     webhook_secret_token: str = _setting("WEBHOOK_SECRET_TOKEN", PAPER_DEFAULT_SECRET, Env.text)
     admin_token: str | None = _setting("ADMIN_TOKEN", None, Env.text)
     fyers_app_id: str | None = _setting("FYERS_APP_ID", None, Env.text)
@@ -97,6 +102,8 @@ class Settings:
     # Ask the broker's margin calculator before an entry; refuse one the account cannot fund (docs/fyers.md).
     margin_check: bool = _setting("MARGIN_CHECK", True, Env.flag)
     paper_funds: Decimal = _setting("PAPER_FUNDS", Decimal(1_000_000), Env.rupees)  # the paper account's money
+    # BROKER=fyers-paper: a market fill is the live LTP this many ticks against the trader (within Fyers's band).
+    paper_slippage_ticks: int = _setting("PAPER_SLIPPAGE_TICKS", 1, Env.integer, minimum=0, maximum=100)
     webhook_hmac_secret: str | None = _setting("WEBHOOK_HMAC_SECRET", None, Env.text)
     # either: the body's token or a signature; hmac: signed alerts only (senders that can sign, not TradingView).
     webhook_auth: str = _setting("WEBHOOK_AUTH", "either", Env.choice, allowed=("either", "secret", "hmac"))
@@ -186,7 +193,8 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str]) -> "Settings":
         """Build and validate settings from environment variables."""
         env = Env(environ)
-        live = env.choice("BROKER", "paper", ("paper", "fyers")) == "fyers"
+        # fyers-paper logs in to Fyers with the same tokens: it needs everything BROKER=fyers needs.
+        live = env.choice("BROKER", "paper", BROKERS) in FYERS_BROKERS
         if live and env.text("WEBHOOK_SECRET_TOKEN") is None:
             raise ConfigError("WEBHOOK_SECRET_TOKEN is required with BROKER=fyers")
         values = {}

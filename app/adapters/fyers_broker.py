@@ -77,10 +77,12 @@ class FyersBroker(Broker):
         pacer: Pacer | None = None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        read_only: bool = False,
     ):
         self._tokens = tokens
         self._pacer = pacer or Pacer()
-        self._fyers = FyersClient(app_id, tokens, self._pacer)
+        # read_only: every order call is refused before it is sent (BROKER=fyers-paper reads only).
+        self._fyers = FyersClient(app_id, tokens, self._pacer, read_only=read_only)
         self._sleep = sleep
         self._jitter = jitter
         self._ready_at = -1e9

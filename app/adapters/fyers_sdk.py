@@ -21,7 +21,7 @@ from app.adapters.fyers_answers import RATE_LIMIT_CODES, TOKEN_ERROR_CODES, desc
 from app.adapters.fyers_http import DeadlineSession, Exchange
 from app.adapters.pacer import Pacer
 from app.deadline import Deadline
-from app.domain.errors import BrokerUnavailable, LoginRequired, RateLimited
+from app.domain.errors import BrokerUnavailable, LoginRequired, RateLimited, Unexecutable
 from app.domain.orders import Priority
 from app.logs import log_event
 from app.ports import TokenSource
@@ -33,6 +33,12 @@ _SDK_LOGGERS = ("FyersAPI", "FyersAPIRequest")
 # Endpoints SDK 3.2.0 has no method for: posted through its own HTTP helper (Config.API + path),
 # so they keep its headers and quirks, and the same session, pacer and deadline as every call.
 SDK_LESS_POSTS = {"multiorder_margin": "/multiorder/margin"}
+# What a read-only client (BROKER=fyers-paper) may call. An allowlist, not a list of order calls:
+# the SDK also places orders through smart-order, alert and basket methods, and a method a later
+# SDK adds stays refused until someone has read what it does.
+READ_ONLY_METHODS = frozenset(
+    {"quotes", "market_status", "get_profile", "funds", "positions", "orderbook", "tradebook"}
+)
 
 
 def point_sdk_at(api_base: str, data_base: str) -> None:
@@ -44,7 +50,8 @@ def point_sdk_at(api_base: str, data_base: str) -> None:
 class FyersClient:
     """One SDK model on a deadline-bounded HTTP session, called under the pacer with the current token."""
 
-    def __init__(self, app_id: str, tokens: TokenSource, pacer: Pacer):
+    def __init__(self, app_id: str, tokens: TokenSource, pacer: Pacer, *, read_only: bool = False):
+        self._read_only = read_only
         self._session = DeadlineSession()
         self._model = quiet_model(app_id)
         self._model.service.session = self._session
@@ -82,7 +89,10 @@ class FyersClient:
 
         The pacer's slot must leave `keep_for_call` seconds for the call itself, else PacedOut
         (nothing sent): an order is never sent with too little time to hear its answer.
+        A read-only client refuses every method but its reads (Unexecutable) before any of that.
         """
+        if self._read_only and method not in READ_ONLY_METHODS:
+            raise Unexecutable(f"read-only Fyers client (BROKER=fyers-paper): {method} is never sent")
         token = self._tokens.access_token()
         if timeout <= 0.05:
             raise BrokerUnavailable("this alert's time budget is spent")

@@ -25,6 +25,7 @@ from app.services.market import MarketGate
 from app.services.queue import AlertQueue, TakenEntry
 from app.services.reconcile import Reconciler
 from app.services.record import AlertRecord, AlertResult, Outcome
+from app.services.rendering import paper_answer
 from app.services.reporting import AlertReporter
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class AlertService:
     market: MarketGate
     queue: AlertQueue
     reporter: AlertReporter = field(default_factory=lambda: AlertReporter(None))
+    paper: bool = False  # a paper broker: every answer says so (rendering.paper_answer)
 
     def execute(
         self,
@@ -86,9 +88,10 @@ class AlertService:
         if alert.record.warnings and not result.replayed:  # e.g. an age that could not be checked
             result = replace(result, body={**result.body, "warnings": alert.record.warnings})
         alert.record.latency_ms = round((time.monotonic() - started) * 1000, 1)
-        self._close(alert, result)
-        self.reporter.report(alert.record, result, answer_by)
-        return result
+        answered = self._marked(result)
+        self._close(alert, answered)
+        self.reporter.report(alert.record, result, answer_by)  # the notification's own prefix says PAPER
+        return answered
 
     def _run(
         self, alert: _Alert, raw_body: bytes, header_key: str | None, signature: str | None, dry_run: bool
@@ -145,6 +148,10 @@ class AlertService:
         if claim is not None:
             self.ledger.settle(claim, result, record.order_attempted, recorded=recorded and stored is not None)
         return answer
+
+    def _marked(self, result: AlertResult) -> AlertResult:
+        """The result as answered: on a paper broker, its body says PAPER (and the ledger keeps that)."""
+        return replace(result, body=paper_answer(result.body)) if self.paper else result
 
     def _replay(self, stored: Replay, alert: _Alert) -> AlertResult:
         """The stored answer; a pending one is first checked against the order book."""
@@ -214,6 +221,7 @@ class AlertService:
         except Exception:
             log.exception("queued alert failed unexpectedly", extra={"event": "order_failed"})
             result = _internal_error(alert_id)
+        result = self._marked(result)
         answer = self._close(alert, result)  # the journal first, as for a live alert
         self._end_queued(taken, result, answer)
         if result.then is not None:  # orders that waited for a rate slot: the drain is a request too

@@ -38,9 +38,11 @@ class JournalPage:
 class Journal:
     """Writes and reads alert records in the state store."""
 
-    def __init__(self, store: StateStore, clock: Clock):
+    def __init__(self, store: StateStore, clock: Clock, paper: bool = False):
         self._store = store
         self._clock = clock
+        # One place marks every record of a paper broker (alerts, trade events, locks, close-all).
+        self._paper = paper
         # Orders records of one instant (a coarse or fixed clock) by arrival.
         self._sequence = itertools.count()
 
@@ -52,6 +54,7 @@ class Journal:
     def record(self, record: AlertRecord, key: str | None = None, answer: dict[str, Any] | None = None) -> bool:
         """File one alert's record (with the answer that completes its claim); False, logged, if it failed."""
         now = self._clock.now().astimezone(IST)
+        record.paper = record.paper or self._paper
         stored = {"recorded_at": now.isoformat(), **record.as_dict()}
         if answer is not None:
             stored["answer"] = answer

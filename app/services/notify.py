@@ -48,8 +48,11 @@ class Notifications:
         redactor: Redactor,
         clock: Clock,
         notify_on: str = "failures",
+        prefix: str = "",
     ):
         self._channels = channels
+        # "PAPER: " on a paper broker: set here, once, so that no text anywhere can go out unmarked.
+        self.prefix = prefix
         self._redactor = redactor
         self._clock = clock
         self._notify_on = notify_on
@@ -68,7 +71,7 @@ class Notifications:
             return {}
         notification = Notification(
             kind=notification.kind,
-            text=self._redactor.clean(notification.text),
+            text=self.prefix + self._redactor.clean(notification.text),
             fields=self._redactor.clean_value(notification.fields),
             link=notification.link,  # a login link is meant to be sent: single use, 15 minutes, never logged
         )

@@ -128,6 +128,7 @@ class AlertRecord:
     message: str | None = None  # why it was refused: the answer's message, which TradingView does not show
     latency_ms: float | None = None
     trade: dict[str, Any] | None = None  # a trade's event after the order: fill, hit, protection
+    paper: bool = False  # BROKER=paper or fyers-paper: no real order stands behind this record
 
     def broker_answer(self, answer: dict[str, Any]) -> None:
         """Add one order's broker answer."""

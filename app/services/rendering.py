@@ -52,6 +52,14 @@ def order_body(
     return body
 
 
+def paper_answer(body: dict[str, Any]) -> dict[str, Any]:
+    """An answer on a paper broker: marked so that nobody takes it for a real order."""
+    message = str(body.get("message") or "no real order was placed")
+    if not message.startswith("PAPER:"):  # a replayed answer was marked when it was first given
+        message = f"PAPER: {message}"
+    return {**body, "paper": True, "message": message}
+
+
 def decision(planned: PlannedOrder, request: OrderRequest) -> dict[str, Any]:
     """The journal's view of one order decision."""
     return {

@@ -22,7 +22,7 @@ _HEADLINES = {
     Event.REJECTED: "REJECTED by the exchange after Fyers accepted it",
     Event.CANCELLED: "CANCELLED",
     Event.EXPIRED: "EXPIRED",
-    Event.PROTECTED: "PROTECTED at Fyers",
+    Event.PROTECTED: "PROTECTED at the broker",
     Event.PROTECTION_FAILED: "UNPROTECTED",
     Event.STOP_HIT: "STOP HIT",
     Event.TARGET_HIT: "TARGET HIT",

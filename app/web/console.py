@@ -23,6 +23,7 @@ from app.domain.contracts import IST
 from app.domain.errors import BridgeError
 from app.logs import log_event
 from app.security import same_secret
+from app.settings import PAPER_BROKERS
 from app.web import console_actions, console_devices, console_security, console_views
 from app.web.close_all import CLOSE_BUDGET
 from app.web.orders import page_arguments
@@ -56,6 +57,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(console_devices.bp)  # Trusted devices: remembered phones, revocable
     console_views.init_app(app)
     console_actions.init_app(app, services_of(app))  # the actions' confirmations, and the audit log
+    # base.html's PAPER banner, on every page: a paper console must never pass for the live one.
+    app.jinja_env.globals["paper"] = services_of(app).settings.broker in PAPER_BROKERS
 
 
 def services_of(app: Flask):
