@@ -1551,14 +1551,21 @@ class FakeFyers:
                 return order
         return None
 
+    def _named_order(self, body: Any) -> tuple[Any, tuple[int, dict] | None]:
+        """The order a cancel or modify names by `id`, or the answer refusing it; the caller holds the lock."""
+        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+            return None, (400, _error(-50, "Please provide a valid order id"))
+        order = self._find_order(body["id"])
+        if order is None:
+            return None, (400, _error(-51, "Invalid order id"))
+        return order, None
+
     def _cancel_order(self, body: Any, **_: Any):
         """DELETE /orders/sync {"id"}: a working order (transit or pending) is cancelled."""
-        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
-            return 400, _error(-50, "Please provide a valid order id")
         with self._lock:
-            order = self._find_order(body["id"])
-            if order is None:
-                return 400, _error(-51, "Invalid order id")
+            order, refused = self._named_order(body)
+            if refused is not None:
+                return refused
             if order.book["status"] not in WORKING:
                 return 400, _error(-52, NOT_MODIFIABLE)
             self._set_status(order, 1, "Cancelled by the user")
@@ -1566,12 +1573,10 @@ class FakeFyers:
 
     def _modify_order(self, body: Any, **_: Any):
         """PATCH /orders/sync: new terms for a working order, or new TP/SL legs for a parent."""
-        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
-            return 400, _error(-50, "Please provide a valid order id")
         with self._lock:
-            order = self._find_order(body["id"])
-            if order is None:
-                return 400, _error(-51, "Invalid order id")
+            order, refused = self._named_order(body)
+            if refused is not None:
+                return refused
             book = order.book
             terms = any(k in body for k in ("limitPrice", "stopPrice", "qty")) or (
                 "type" in body and body["type"] != book["type"]
