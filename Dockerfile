@@ -3,7 +3,7 @@
 # used only by docker-compose.yml.
 
 # Pinned by digest (the multi-arch index of python:3.12-slim, as public Dockerfiles of Aug 2026
-# carry it; not verifiable from the machine this was written on, see docs/deploy.md). A tag can be
+# carry it; not verifiable from the machine this was written on, see docs/deploy-reference.md). A tag can be
 # moved to other bytes; a digest cannot. Refresh deliberately, then rebuild and run the tests:
 #   docker buildx imagetools inspect python:3.12-slim   (the "Digest:" line)
 FROM python:3.12-slim@sha256:78387bc3881b8273120a12ebe6c1ab22b018ccc2c9adf565ae1ac9b536e184ea AS base
@@ -31,9 +31,9 @@ ENV PORT=8080 \
     STATE_DIR=/tmp/bridge
 EXPOSE 8080
 # The server: gunicorn's asyncio (asgi) worker reads every request whole, headers and body, in its
-# event loop, then the Flask app runs on a pool of 64 threads (app/asgi.py): clients that send a
-# byte at a time cost a coroutine each, not a thread, so they cannot hold alerts back
-# (tests/test_slow_clients.py). 32 threads as chosen in docs/benchmarks.md for gthread (20 alerts
-# at one bar close run in parallel and share their quote calls). `exec` makes gunicorn PID 1, so it
-# gets Cloud Run's SIGTERM and drains within the 10 s grace.
-CMD ["sh", "-c", "exec gunicorn --bind \":${PORT}\" --worker-class asgi --workers 1 --timeout 0 --graceful-timeout 8 --no-control-socket 'app.asgi:create_asgi_app()'"]
+# event loop, then the Flask app runs on a pool of 64 threads (APP_THREADS in app/asgi.py, where
+# docs/benchmarks.md's reasons are): clients that send a byte at a time cost a coroutine each, not a
+# thread, so they cannot hold alerts back (tests/test_slow_clients.py). app/gunicorn_conf.py makes
+# gunicorn's own lines JSON with a severity on Cloud Run, like the app's. `exec` makes gunicorn PID 1,
+# so it gets Cloud Run's SIGTERM and drains within the 10 s grace.
+CMD ["sh", "-c", "exec gunicorn --bind \":${PORT}\" --worker-class asgi --workers 1 --timeout 0 --graceful-timeout 8 --no-control-socket -c python:app.gunicorn_conf 'app.asgi:create_asgi_app()'"]

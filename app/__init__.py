@@ -28,6 +28,7 @@ def create_app(settings=None, services=None) -> Flask:
         queue,
         report,
         request_context,
+        smoke,
         trades,
         webhook,
     )
@@ -62,6 +63,7 @@ def create_app(settings=None, services=None) -> Flask:
     app.register_blueprint(close_all.bp)
     app.register_blueprint(books.bp)
     app.register_blueprint(report.bp)
+    app.register_blueprint(smoke.bp)
     console.init_app(app)
     return app
 

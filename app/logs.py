@@ -5,6 +5,7 @@ StructuredLogHandler writes one JSON object per record to stdout, with `severity
 from `X-Cloud-Trace-Context`. Elsewhere lines are readable text, and `LOG_FILE` adds a rotating
 file. Both carry `event`, `request_id` and, once known, `alert_id` and `idempotency_key`.
 Every handler redacts the configured secrets and any token the bridge has seen.
+`gunicorn_logconfig` sends gunicorn's own lines through the same JSON handler (app/gunicorn_conf.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging.handlers
 import re
 import sys
 import threading
+import warnings
 from typing import Any, Iterable
 
 CONTEXT_FIELDS = ("request_id", "alert_id", "idempotency_key")
@@ -142,9 +144,7 @@ def configure_logging(
             handler.close()
     handlers: list[logging.Handler] = []
     if structured:
-        from google.cloud.logging_v2.handlers import StructuredLogHandler
-
-        handlers.append(StructuredLogHandler(project_id=project_id, stream=stream or _Std("stdout")))
+        handlers.append(_json_handler(redactor, project_id, stream))
     else:
         console = logging.StreamHandler(stream or _Std("stderr"))
         console.setFormatter(_TEXT)
@@ -154,16 +154,54 @@ def configure_logging(
         rotating.setFormatter(_TEXT)
         handlers.append(rotating)
     for handler in handlers:
-        handler._bridge = True
-        # Our filter runs first, so even the Cloud Logging handler sees clean records.
-        handler.filters.insert(0, _RecordFilter(redactor))
-        root.addHandler(handler)
+        root.addHandler(_owned(handler, redactor))
     root.setLevel(level)
     for name in _QUIET:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     for name in _SILENCED:
         logging.getLogger(name).disabled = True
     return redactor
+
+
+def _owned(handler: logging.Handler, redactor: Redactor) -> logging.Handler:
+    """The handler, redacting and marked as ours (the next `configure_logging` replaces it)."""
+    if not getattr(handler, "_bridge", False):
+        handler._bridge = True
+        # Our filter runs first, so even the Cloud Logging handler sees clean records.
+        handler.filters.insert(0, _RecordFilter(redactor))
+    return handler
+
+
+def _json_handler(redactor: Redactor, project_id: str | None = None, stream=None) -> logging.Handler:
+    """google-cloud-logging's StructuredLogHandler: one JSON object per record on stdout, with `severity`."""
+    # The first import warns (e.g. google.api_core's FutureWarning about the Python version) before
+    # any handler exists, so the warning would be bare text on stderr: held, then logged as JSON.
+    with warnings.catch_warnings(record=True) as caught:
+        from google.cloud.logging_v2.handlers import StructuredLogHandler
+    handler = _owned(StructuredLogHandler(project_id=project_id, stream=stream or _Std("stdout")), redactor)
+    for held in caught:
+        text = warnings.formatwarning(held.message, held.category, held.filename, held.lineno).strip()
+        handler.handle(logging.LogRecord("py.warnings", logging.WARNING, held.filename, held.lineno, text, None, None))
+    return handler
+
+
+def gunicorn_logconfig(structured: bool, redactor: Redactor) -> dict[str, Any]:
+    """gunicorn's `logconfig_dict`: its lines as the app's JSON when `structured`, else {} (its own text)."""
+    if not structured:
+        return {}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "root": {"level": "INFO", "handlers": ["bridge"]},
+        "handlers": {"bridge": {"()": _json_handler, "redactor": redactor}},
+        "loggers": {
+            # No handler of their own: the root's, which in the worker is the app's (with its redactor).
+            # gunicorn.error keeps the level gunicorn gave it (--log-level).
+            "gunicorn.error": {"handlers": [], "propagate": True},
+            # An access line per request would repeat Cloud Run's request log: off (INFO here turns it on, as JSON).
+            "gunicorn.access": {"handlers": [], "propagate": True, "level": "WARNING"},
+        },
+    }
 
 
 def structured_wanted(use_cloud_logging: bool, cloud_run_service: str | None) -> bool:

@@ -236,8 +236,7 @@ class Settings:
                 "NOTIFICATION_TOPIC must be projects/<project>/topics/<topic>, "
                 "or GOOGLE_CLOUD_PROJECT must be set"
             )
-        if bool(self.telegram_bot_token) != bool(self.telegram_chat_id):
-            raise ConfigError("TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID must be set together")
+        _check_telegram(self.telegram_bot_token, self.telegram_chat_id)
         self._check_signing()
         if bool(self.scheduler_service_account) != bool(self.scheduler_audience):
             raise ConfigError("SCHEDULER_SERVICE_ACCOUNT and SCHEDULER_AUDIENCE must be set together")
@@ -254,3 +253,13 @@ class Settings:
                 # The message names the variable and the rule, never the value.
                 if variable in _LIVE_LONG_SECRETS and value is not None and len(value) < MIN_SECRET_LENGTH:
                     raise ConfigError(f"{variable} must be at least {MIN_SECRET_LENGTH} characters with BROKER=fyers")
+
+
+def _check_telegram(bot_token: str | None, chat_id: str | None) -> None:
+    """Telegram works with both of its variables or neither: one alone names the missing half."""
+    # Blank counts as unset (Env.text already reads "" as unset): Cloud Run deploys can set a variable to "".
+    if bool(bot_token) == bool(chat_id):
+        return
+    halves = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID")
+    present, missing = halves if bot_token else halves[::-1]
+    raise ConfigError(f"{missing} is missing: {present} is set (set both for Telegram, or neither)")

@@ -77,7 +77,8 @@ def _gunicorn_master(pid: int) -> int | None:
     "setting",
     [
         "--region=${_REGION}", "_REGION: asia-south1", "--min-instances=1", "--concurrency=", "--timeout=",
-        "--cpu-boost", "--service-account=", "--set-secrets=", "--startup-probe=httpGet.path=/readyz/startup",
+        "--cpu-boost", "--service-account=", "--update-secrets=", "--update-env-vars=",
+        "--startup-probe=httpGet.path=/readyz/startup",
         "--liveness-probe=httpGet.path=/health", "--vpc-egress=all-traffic", "--network=", "--subnet=",
         "make lint test", "-docker.pkg.dev/",
     ],

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from app.deadline import Deadline
 from app.settings import ConfigError, Settings
 
 FYERS_ENV = {
@@ -18,6 +19,7 @@ FYERS_ENV = {
     "FYERS_REDIRECT_URI": "https://bridge.example/auth/callback",
     "TOKEN_ENCRYPTION_KEY": "s3cret-token-encryption-key-0123456789abcde=",
 }
+BOT_TOKEN = "123456:telegram-bot-secret"
 
 
 def test_embedded_default():
@@ -72,17 +74,105 @@ def test_repr_hides_secrets():
     assert "s3cret" not in text and "APP-100" in text
 
 
-def test_bad_configuration_stops_the_process_with_one_line(tmp_path):
+@pytest.mark.parametrize(
+    "env, line",
+    [
+        ({"WEBHOOK_MAX_QTY": "lots"}, "WEBHOOK_MAX_QTY must be a whole number, got 'lots'"),
+        # A half-configured Telegram, as a deploy that left TELEGRAM_CHAT_ID blank would start.
+        (
+            {"TELEGRAM_BOT_TOKEN": BOT_TOKEN, "TELEGRAM_CHAT_ID": ""},
+            "TELEGRAM_CHAT_ID is missing: TELEGRAM_BOT_TOKEN is set (set both for Telegram, or neither)",
+        ),
+    ],
+    ids=["bad-value", "half-telegram"],
+)
+def test_bad_configuration_stops_the_process_with_one_line(tmp_path, env, line):
     result = subprocess.run(
         [sys.executable, "main.py"],
-        env={"WEBHOOK_MAX_QTY": "lots", "PATH": "", "NO_GCE_CHECK": "true"},
+        env={**env, "PATH": "", "NO_GCE_CHECK": "true"},
         capture_output=True,
         text=True,
         timeout=60,
         cwd=str(pathlib.Path(__file__).resolve().parent.parent),
     )
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1].endswith("WEBHOOK_MAX_QTY must be a whole number, got 'lots'")
+    assert result.stderr.strip().splitlines()[-1].endswith(line)
+    assert BOT_TOKEN not in result.stderr
+
+
+# -- Notification channels: each works alone or not at all ---------------------------------------------
+
+TELEGRAM = {"TELEGRAM_BOT_TOKEN": BOT_TOKEN, "TELEGRAM_CHAT_ID": "42"}
+PUBSUB = {"NOTIFICATION_TOPIC": "projects/test-project/topics/trader-alerts"}
+HTTP = {"NOTIFICATION_URL": "http://127.0.0.1:9/hooks/abc"}
+
+
+@pytest.mark.parametrize(
+    "env, names",
+    [
+        ({}, []),
+        (PUBSUB, ["pubsub"]),
+        ({"NOTIFICATION_TOPIC": "trader-alerts", "GOOGLE_CLOUD_PROJECT": "test-project"}, ["pubsub"]),
+        (HTTP, ["http"]),
+        (TELEGRAM, ["telegram"]),
+        ({**PUBSUB, **HTTP, **TELEGRAM}, ["pubsub", "http", "telegram"]),
+        # Blank is unset: a Cloud Run deploy may set every variable, some to "".
+        ({"NOTIFICATION_TOPIC": "", "NOTIFICATION_URL": " ", "TELEGRAM_BOT_TOKEN": "", "TELEGRAM_CHAT_ID": ""}, []),
+        ({**TELEGRAM, "NOTIFICATION_TOPIC": "", "NOTIFICATION_URL": ""}, ["telegram"]),
+    ],
+    ids=["none", "pubsub", "pubsub-short-topic", "http", "telegram", "all", "all-blank", "telegram-others-blank"],
+)
+def test_each_channel_starts_alone_or_not_at_all(env, names, tmp_path, monkeypatch):
+    from app.bootstrap import bootstrap
+    from app.ports import Notification
+
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", "127.0.0.1:9")  # the real client, built without credentials
+    settings = Settings.from_env({**env, "STATE_DIR": str(tmp_path / "var")})
+    services = bootstrap(settings)
+    try:
+        # No time left: every channel the bridge built answers "skipped", and none is reached.
+        told = services.notifications.notify(Notification("order_failed", "test", {}), Deadline(0))
+        assert list(told) == names
+    finally:
+        services.notifications.close()
+        services.broker.close()
+
+
+@pytest.mark.parametrize(
+    "env, line",
+    [
+        (
+            {"TELEGRAM_BOT_TOKEN": BOT_TOKEN},
+            "TELEGRAM_CHAT_ID is missing: TELEGRAM_BOT_TOKEN is set (set both for Telegram, or neither)",
+        ),
+        (
+            {"TELEGRAM_BOT_TOKEN": BOT_TOKEN, "TELEGRAM_CHAT_ID": ""},
+            "TELEGRAM_CHAT_ID is missing: TELEGRAM_BOT_TOKEN is set (set both for Telegram, or neither)",
+        ),
+        (
+            {"TELEGRAM_CHAT_ID": "42"},
+            "TELEGRAM_BOT_TOKEN is missing: TELEGRAM_CHAT_ID is set (set both for Telegram, or neither)",
+        ),
+        (
+            {"TELEGRAM_CHAT_ID": "42", "TELEGRAM_BOT_TOKEN": "  "},
+            "TELEGRAM_BOT_TOKEN is missing: TELEGRAM_CHAT_ID is set (set both for Telegram, or neither)",
+        ),
+        (
+            {"NOTIFICATION_TOPIC": "trader-alerts"},
+            "NOTIFICATION_TOPIC must be projects/<project>/topics/<topic>, or GOOGLE_CLOUD_PROJECT must be set",
+        ),
+        (
+            {"NOTIFICATION_TOPIC": "trader-alerts", "GOOGLE_CLOUD_PROJECT": ""},
+            "NOTIFICATION_TOPIC must be projects/<project>/topics/<topic>, or GOOGLE_CLOUD_PROJECT must be set",
+        ),
+    ],
+    ids=["token-only", "chat-id-blank", "chat-id-only", "token-blank", "topic-no-project", "topic-project-blank"],
+)
+def test_a_half_configured_channel_names_the_missing_half(env, line):
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env(env)
+    assert str(refused.value) == line
+    assert BOT_TOKEN not in str(refused.value)
 
 
 def test_every_variable_is_in_env_example_and_the_readme():

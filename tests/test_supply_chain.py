@@ -78,8 +78,9 @@ def test_the_deploy_build_runs_no_tests_and_builds_nothing():
 
 def test_the_deploy_takes_an_image_by_digest_from_our_repository_only():
     config = build(DEPLOY_BUILD)
-    deploy = next(step for step in config["steps"] if "deploy" in step.get("args", []))
-    assert "--image=${_IMAGE}" in deploy["args"]
+    deploy = next(step for step in config["steps"] if step.get("id") == "deploy")
+    assert "run deploy" in step_text(deploy) and "--image=${_IMAGE}" in step_text(deploy)
+    assert "--image=" not in step_text(config["steps"][0])  # the check deploys nothing
     check = config["steps"][0]
     assert check["id"] == "check-image" and "@sha256:*" in step_text(check)
     assert "${_REPOSITORY}/${_SERVICE}@sha256:" in step_text(check)

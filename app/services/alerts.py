@@ -66,8 +66,9 @@ class AlertService:
         signature: str | None = None,
         dry_run: bool = False,
         source: str = "",
+        authenticated: bool = False,
     ) -> AlertResult:
-        """Run one alert end to end and return what it came to; `source` is the sender's address."""
+        """Run one alert end to end; `source` is the sender's address, `authenticated` an admin caller's (no secret)."""
         started = time.monotonic()
         # Notifications may use what is left of TradingView's window after the broker work.
         answer_by = Deadline(min(ANSWER_WITHIN, self.rules.deadline_seconds + NOTIFY_ALLOWANCE))
@@ -75,7 +76,7 @@ class AlertService:
         add_log_context(alert_id=alert_id)
         alert = _Alert(AlertRecord(alert_id, body_bytes=len(raw_body)), Deadline(self.rules.deadline_seconds))
         try:
-            result = self._run(alert, raw_body, header_key, signature, dry_run)
+            result = self._run(alert, raw_body, header_key, signature, dry_run, authenticated)
         except BridgeError as error:
             result = AlertResult.refused(error, alert_id=alert_id)
             if alert.record.alert is None:  # refused before its secret was accepted: junk until proven otherwise
@@ -94,11 +95,17 @@ class AlertService:
         return answered
 
     def _run(
-        self, alert: _Alert, raw_body: bytes, header_key: str | None, signature: str | None, dry_run: bool
+        self,
+        alert: _Alert,
+        raw_body: bytes,
+        header_key: str | None,
+        signature: str | None,
+        dry_run: bool,
+        authenticated: bool = False,
     ) -> AlertResult:
         """Read, claim, apply the market policy, execute; a refusal on the way is an error."""
         record = alert.record
-        payload, message = self.intake.read(raw_body, header_key, signature, record)
+        payload, message = self.intake.read(raw_body, header_key, signature, record, authenticated)
         self.reporter.received(record.body_bytes)
         if dry_run or message.dry_run:
             record.dry_run = True

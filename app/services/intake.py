@@ -14,7 +14,7 @@ from app.domain.alert import AlertMessage, parse_message, shown
 from app.domain.errors import InvalidAlert, StaleAlert
 from app.logs import add_log_context
 from app.ports import Clock
-from app.security import AlertAuth, authenticate_alert
+from app.security import AlertAuth, authenticate_alert, same_secret
 from app.services.record import AlertRecord
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,13 @@ _UNCHECKED_AGE = (
     'the alert has no "timenow": its age could not be checked (MAX_ALERT_AGE_SECONDS); '
     'add "timenow": "{{timenow}}" to the alert message'
 )
+
+# Said by an admin-authenticated dry run (POST /admin/test-alert); never the value itself.
+WRONG_BODY_SECRET = (
+    "the body's token is not WEBHOOK_SECRET_TOKEN: the admin token let this dry run through, "
+    "but a live alert with this body would be refused (401)"
+)
+HMAC_ONLY = "WEBHOOK_AUTH=hmac: a live alert must carry X-Signature; the body's token alone would be refused (401)"
 
 
 @dataclass(frozen=True)
@@ -66,11 +73,18 @@ class Intake:
         self._clock = clock
 
     def read(
-        self, raw_body: bytes, header_key: str | None, signature: str | None, record: AlertRecord
+        self,
+        raw_body: bytes,
+        header_key: str | None,
+        signature: str | None,
+        record: AlertRecord,
+        authenticated: bool = False,
     ) -> tuple[dict[str, Any], AlertMessage]:
-        """The authenticated payload and its message; refusals are errors."""
+        """The trusted payload and its message; `authenticated`: the admin token vouched. Refusals are errors."""
         payload = decode(raw_body, (self.rules.webhook_secret, self.rules.hmac_secret))
-        if authenticate_alert(payload, raw_body, signature, self.rules.auth, self._clock.now().timestamp()):
+        if authenticated:
+            self._note_body_secret(payload, record)
+        elif authenticate_alert(payload, raw_body, signature, self.rules.auth, self._clock.now().timestamp()):
             # The header is not signed: a replay with a new one would get a new key. The signed
             # body's key counts, or else the body's own key (one alert per DUPLICATE_WINDOW_SECONDS).
             header_key = None
@@ -82,6 +96,16 @@ class Intake:
         add_log_context(idempotency_key=message.idempotency_key)
         self.check_age(payload, record)
         return payload, message
+
+    def _note_body_secret(self, payload: dict[str, Any], record: AlertRecord) -> None:
+        """An alert the operator vouched for needs no secret; one it carries that TradingView's would fail is said."""
+        token = payload.get("token", payload.get("secret"))
+        if token is None:
+            return
+        if self.rules.webhook_auth == "hmac":
+            record.warnings.append(HMAC_ONLY)
+        elif not isinstance(token, str) or not same_secret(token, self.rules.webhook_secret):
+            record.warnings.append(WRONG_BODY_SECRET)
 
     def message(self, payload: dict[str, Any], header_key: str | None = None) -> AlertMessage:
         """The alert's message, with the product type and strike rule of these settings."""
