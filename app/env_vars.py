@@ -8,6 +8,10 @@ from datetime import time
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Mapping
 
+from app.domain import alert_values
+from app.domain.dialects import StrategyContract
+from app.domain.errors import InvalidAlert
+
 # The addresses TradingView sends webhooks from (its documentation).
 TRADINGVIEW_IPS = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7")
 # How to make a TOKEN_ENCRYPTION_KEY, said wherever one is refused.
@@ -138,6 +142,30 @@ class Env:
                 raise ConfigError(f"{name} must look like NIFTY:1800,BANKNIFTY:900; got {item.strip()!r}")
             pairs.append((underlying.strip().upper(), int(qty)))
         return tuple(pairs) or default
+
+    def strategy_contracts(self, name: str, default: tuple[StrategyContract, ...]) -> tuple[StrategyContract, ...]:
+        """strategy:underlying:strike:expiry:lots, comma-separated, each checked as an alert's fields would be."""
+        contracts: dict[str, StrategyContract] = {}
+        for item in (part.strip() for part in (self.text(name) or "").split(",")):
+            if not item:
+                continue
+            # From the right: a strategy's name may hold a colon ("Straddle 9:20").
+            parts = [part.strip() for part in item.rsplit(":", 4)]
+            if len(parts) != 5 or not parts[4].isdigit() or int(parts[4]) < 1:
+                raise ConfigError(f"{name} must look like trend:NIFTY:ATM:WEEKLY:1 (strategy:underlying:strike:"
+                                  f"expiry:lots); got {item!r}")
+            strategy, underlying, strike, expiry, lots = parts
+            try:
+                strategy = alert_values.strategy_name(strategy) or ""
+                underlying = alert_values.underlying_named(underlying)
+                alert_values.strike("strikeprice", strike, exact=True)
+                alert_values.expiry("expiry", expiry)
+            except InvalidAlert as error:
+                raise ConfigError(f"{name} has {item!r}: {error.message}") from None
+            if not strategy or strategy in contracts:
+                raise ConfigError(f"{name} has {item!r}: each strategy once, by a name")
+            contracts[strategy] = StrategyContract(strategy, underlying, strike.upper(), expiry.upper(), int(lots))
+        return tuple(contracts.values()) or default
 
     def networks(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
         """IP addresses or CIDR ranges, comma-separated; `tradingview` names TradingView's."""

@@ -11,6 +11,7 @@ from datetime import time
 from decimal import Decimal
 from typing import Any, Callable, Mapping
 
+from app.domain.dialects import StrategyContract
 from app.env_vars import KEY_HOW_TO, TRADINGVIEW_IPS, ConfigError, Env
 
 __all__ = ["ConfigError", "PAPER_BROKERS", "PAPER_DEFAULT_SECRET", "Settings", "TRADINGVIEW_IPS"]
@@ -95,6 +96,8 @@ class Settings:
     # How an alert's position long and short map to options when it says nothing (docs/alerts.md).
     long_as: str = _setting("LONG_AS", "buy_ce", Env.choice, allowed=("buy_ce", "sell_pe"))
     short_as: str = _setting("SHORT_AS", "buy_pe", Env.choice, allowed=("buy_pe", "sell_ce"))
+    # The contract each OpenAlgo-style strategy message trades: strategy:underlying:strike:expiry:lots (docs/alerts.md).
+    strategy_contracts: tuple[StrategyContract, ...] = _setting("STRATEGY_CONTRACTS", (), Env.strategy_contracts)
     max_orders_per_day: int | None = _setting("MAX_ORDERS_PER_DAY", None, Env.optional_integer)
     max_open_lots: int | None = _setting("MAX_OPEN_LOTS", None, Env.optional_integer)
     allowed_underlyings: frozenset[str] = _setting("ALLOWED_UNDERLYINGS", frozenset(), Env.underlyings)

@@ -72,6 +72,17 @@ def image_venv() -> pathlib.Path:
     return venv
 
 
+def server_env(bin_dir: pathlib.Path, port: int, home: pathlib.Path) -> dict[str, str]:
+    """The environment the CMD runs in here: that Python on PATH, the port, state and HOME under `home`."""
+    return {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "PORT": str(port),
+        "STATE_DIR": str(home / "state"),
+        "NO_GCE_CHECK": "true",
+        "HOME": str(home),
+    }
+
+
 @contextlib.contextmanager
 def serving(
     venv: pathlib.Path, home: pathlib.Path, port: int, cmd: list[str] | None = None
@@ -82,13 +93,7 @@ def serving(
     """
     import requests  # the test venv's; `make serve` runs this module without it
 
-    env = {
-        "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
-        "PORT": str(port),
-        "STATE_DIR": str(home / "state"),
-        "NO_GCE_CHECK": "true",
-        "HOME": str(home),
-    }
+    env = server_env(venv / "bin", port, home)
     log = home / "server.log"
     with open(log, "wb") as output:
         process = subprocess.Popen(

@@ -18,7 +18,7 @@ import time
 import pytest
 import requests
 
-from tests.dockerfile_cmd import ROOT, final_cmd
+from tests.dockerfile_cmd import ROOT, final_cmd, server_env
 from tests.service_process import free_port
 
 # Cloud Logging's LogSeverity names (https://cloud.google.com/logging/docs/reference/v2/rest/v2/LogEntry).
@@ -31,14 +31,7 @@ def _run_production_command(home: pathlib.Path, **env: str) -> tuple[str, str]:
     """The CMD from start to SIGTERM with /health and one paper alert in between: (stdout, stderr)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    full_env = {
-        "PATH": f"{pathlib.Path(sys.executable).parent}:/usr/bin:/bin",
-        "PORT": str(port),
-        "STATE_DIR": str(home / "state"),
-        "NO_GCE_CHECK": "true",
-        "HOME": str(home),
-        **env,
-    }
+    full_env = {**server_env(pathlib.Path(sys.executable).parent, port, home), **env}
     # Files, not pipes: a pipe nobody reads while the server runs could fill and stop it.
     with open(home / "stdout", "wb") as out, open(home / "stderr", "wb") as err:
         process = subprocess.Popen(final_cmd(), cwd=ROOT, env=full_env, stdout=out, stderr=err, start_new_session=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.domain.alert import PositionIntent, parse_message
+from app.domain.dialects import StrategyContract, read_message
 from app.domain.errors import InvalidAlert
 from app.settings import ConfigError, Settings
 
@@ -245,9 +246,15 @@ def test_alerts_md_leads_with_the_position_intent_template():
     assert flat.intent.position == "flat" and flat.legs[0].strike is None
 
 
+# The STRATEGY_CONTRACTS docs/alerts.md states for its OpenAlgo samples.
+DOC_CONTRACTS = (StrategyContract("trend", "NIFTY", "ATM", "WEEKLY", 1),)
+
+
 def test_every_template_in_alerts_md_parses_and_every_sell_says_open_short():
     for template in _templates():
         payload = _filled(template)
-        message = parse_message(payload, default_product_type="INTRADAY")
+        # Another bridge's messages ("Coming from another bridge") are read as the intake reads them.
+        parse = lambda ours: parse_message(ours, default_product_type="INTRADAY")  # noqa: E731
+        message = read_message(payload, DOC_CONTRACTS, parse)
         if any(leg.action == "SELL" for leg in message.legs) and "{{strategy.order.action}}" not in template:
             assert message.open_short, template

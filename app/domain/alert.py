@@ -25,14 +25,15 @@ from app.domain.alert_fields import (
     PRODUCT_TYPES,
     SHARED_FIELDS,
     SHORT_AS,
-    SIZE_FIELDS,
     nearest_field,
     normalize,
 )
+from app.domain.alert_parts import check_meta, contract_to_open, leg_risk
 from app.domain.alert_values import shown, underlying_named
 from app.domain.errors import InvalidAlert, RiskRefused
 from app.domain.orders import Side
 from app.domain.strikes import StrikeChoice
+from app.domain.tickers import leg_ticker, refuse_shared_contract_fields
 
 # Read from here by the services and the tests: the parser's helpers, kept importable by name.
 __all__ = [
@@ -60,6 +61,7 @@ class Alert:
     risk_pct: Decimal | None = None  # the same as a percentage of CAPITAL
     scope: str = "contract"  # EXIT only: the contract, or every position of the underlying
     field_prefix: str = ""  # "legs[1]." for a leg, so errors name the exact field
+    ticker: str | None = None  # an exact Fyers ticker (upper case): strike, option_type and expiry are then None
 
     @property
     def side(self) -> Side:
@@ -104,7 +106,7 @@ def parse_message(
     values.refuse_unknown(payload, (*LEG_FIELDS, *MESSAGE_FIELDS, *INFORMATIONAL_FIELDS), "")
     payload = normalize(payload)
     values.refuse_placeholders(payload, "")
-    _meta(payload.get("meta"), "")
+    check_meta(payload.get("meta"), "")
     key = values.idempotency_key(payload.get("idempotency_key"), header_key)
     strategy = values.strategy_name(payload.get("strategy"))
     dry_run = values.true_or_false("dry_run", payload.get("dry_run"))
@@ -129,7 +131,8 @@ def parse_message(
         values.refuse_unknown(raw_leg, (*LEG_FIELDS, "meta", "comment"), prefix)
         leg_payload = normalize(raw_leg)
         values.refuse_placeholders(leg_payload, prefix)
-        _meta(leg_payload.get("meta"), prefix)
+        check_meta(leg_payload.get("meta"), prefix)
+        refuse_shared_contract_fields(shared, leg_payload, prefix)
         merged = {**shared, **leg_payload}
         legs.append(_leg(merged, prefix, default_product_type, key, exact_strikes))
     return AlertMessage(legs, key, strategy, dry_run, True, open_short=open_short)
@@ -153,11 +156,6 @@ def _intent(payload: Mapping[str, Any], strategy: str | None, long_as: str, shor
         values.one_of("long_as", payload.get("long_as", long_as), LONG_AS).lower(),
         values.one_of("short_as", payload.get("short_as", short_as), SHORT_AS).lower(),
     )
-
-
-def _meta(value: Any, prefix: str) -> None:
-    if value is not None and not isinstance(value, dict):
-        raise InvalidAlert(prefix + "meta", f"{prefix}meta must be an object, got {shown(value)}")
 
 
 def parse_alert(
@@ -202,13 +200,14 @@ def _leg(
     if "qty" in payload and "lots" in payload:
         raise InvalidAlert(prefix + "lots", "give qty (contracts) or lots, not both")
     flat = intent is not None and intent.position == "flat"
-    risk, risk_pct = _risk(payload, prefix, "position flat" if flat else "an EXIT" if action == "EXIT" else None)
-    underlying = _underlying(payload.get("symbol"), prefix)
-    # An EXIT of a whole underlying names no contract.
+    risk, risk_pct = leg_risk(payload, prefix, "position flat" if flat else "an EXIT" if action == "EXIT" else None)
+    ticker = leg_ticker(payload, prefix, intent is not None, whole_underlying)
+    underlying = ticker.underlying if ticker else _underlying(payload.get("symbol"), prefix)
+    # An EXIT of a whole underlying names no contract; an exact ticker names it whole (tickers.py).
     strike = option_type = expiry = None
     if intent is not None:
-        strike, expiry = _contract_to_open(payload, flat, exact_strikes)
-    elif not whole_underlying:
+        strike, expiry = contract_to_open(payload, flat, exact_strikes)
+    elif not whole_underlying and ticker is None:
         strike = values.strike(prefix + "strikeprice", payload.get("strikeprice"), exact_strikes)
         option_type = values.one_of(prefix + "optionType", payload.get("optionType"), OPTION_TYPES)
         expiry = values.expiry(prefix + "expiry", payload.get("expiry"))
@@ -230,6 +229,7 @@ def _leg(
         idempotency_key=key,
         scope=scope,
         field_prefix=prefix,
+        ticker=ticker.ticker if ticker else None,
     )
 
 
@@ -245,50 +245,6 @@ def _action(payload: Mapping[str, Any], prefix: str, intent: PositionIntent | No
             "scope", f"scope {shown(payload['scope'])} is for EXIT: position flat closes the strategy's own contracts"
         )
     return "BUY"
-
-
-def _contract_to_open(
-    payload: Mapping[str, Any], flat: bool, exact_strikes: bool
-) -> tuple[StrikeChoice | None, str | date | None]:
-    """The strike and expiry a long or short opens; flat opens nothing."""
-    if "optionType" in payload:
-        raise InvalidAlert(
-            "optionType",
-            f"optionType {shown(payload['optionType'])} is not read with position: "
-            "the option type follows from long_as and short_as",
-        )
-    if flat:
-        # One template serves long, short and flat: a flat's size must be nothing, its contract fields
-        # are checked (the next long would fail on them) and left unused.
-        for name in ("qty", "lots"):
-            values.zero(name, payload.get(name), "position flat holds nothing")
-        if payload.get("strikeprice") is not None:
-            values.strike("strikeprice", payload["strikeprice"], exact_strikes)
-        if payload.get("expiry") is not None:
-            values.expiry("expiry", payload["expiry"])
-        return None, None
-    strike = values.strike("strikeprice", payload.get("strikeprice"), exact_strikes)
-    return strike, values.expiry("expiry", payload.get("expiry"))
-
-
-def _risk(payload: Mapping[str, Any], prefix: str, closing: str | None) -> tuple[Decimal | None, Decimal | None]:
-    """The leg's risk in rupees, or in percent of CAPITAL: one way to size an entry, and never an exit."""
-    risk = values.positive_number(prefix + "risk", payload.get("risk"))
-    risk_pct = values.percent(prefix + "risk_pct", payload.get("risk_pct"))
-    if risk is None and risk_pct is None:
-        return None, None
-    name = "risk" if risk is not None else "risk_pct"
-    field, sent = prefix + name, shown(payload[name])
-    if closing is not None:
-        raise InvalidAlert(field, f"{field} {sent} sizes an entry; {closing} closes what is held: drop {name}")
-    for other in SIZE_FIELDS:
-        if other != name and payload.get(other) not in (None, ""):
-            raise InvalidAlert(
-                field,
-                f"{field} {sent} sizes the order, and so does {prefix}{other} {shown(payload[other])}: "
-                "give one of qty, lots, risk or risk_pct",
-            )
-    return risk, risk_pct
 
 
 def _underlying(value: Any, prefix: str) -> str:

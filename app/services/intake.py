@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from app.domain.alert import AlertMessage, parse_message, shown
+from app.domain.dialects import StrategyContract, read_message
 from app.domain.errors import InvalidAlert, StaleAlert
 from app.logs import add_log_context
 from app.ports import Clock
@@ -56,6 +57,7 @@ class AlertRules:
     max_alert_age_seconds: int = 0  # 0: no check (Settings holds the default and why)
     long_as: str = "buy_ce"  # what position long opens when the alert does not say (LONG_AS)
     short_as: str = "buy_pe"  # what position short opens when the alert does not say (SHORT_AS)
+    strategy_contracts: tuple[StrategyContract, ...] = ()  # what OpenAlgo-style messages trade (STRATEGY_CONTRACTS)
 
     @property
     def auth(self) -> AlertAuth:
@@ -108,15 +110,15 @@ class Intake:
             record.warnings.append(WRONG_BODY_SECRET)
 
     def message(self, payload: dict[str, Any], header_key: str | None = None) -> AlertMessage:
-        """The alert's message, with the product type and strike rule of these settings."""
-        return parse_message(
-            payload,
+        """The alert's message (another bridge's dialect translated), with the product type and strike rule."""
+        return read_message(payload, self.rules.strategy_contracts, lambda ours: parse_message(
+            ours,
             default_product_type=self.rules.default_product_type,
             header_key=header_key,
             exact_strikes=self.rules.exact_strikes,
             long_as=self.rules.long_as,
             short_as=self.rules.short_as,
-        )
+        ))
 
     def check_age(self, payload: dict[str, Any], record: AlertRecord) -> None:
         """Refuse an alert whose `timenow` is too old (MAX_ALERT_AGE_SECONDS); record when it cannot be told."""

@@ -21,6 +21,7 @@ from app.domain.orders import Position, Priority, Side
 from app.domain.pricing import price_exits
 from app.domain.sizing import size_leg
 from app.domain.strikes import nearest_strike, select_strike, spot_symbol
+from app.domain.tickers import resolve_ticker, ticker_named
 from app.ports import Broker, Clock
 from app.services.books import StrategyBooks
 from app.services.controls import TradingControls
@@ -97,7 +98,8 @@ class OrderPlanner:
         planned: list[PlannedOrder] = []
         exits: list[tuple[int, Alert, Contract | None]] = []
         for index, leg in enumerate(legs):
-            contract = self._resolve(master, leg, spots, now) if leg.strike is not None else None
+            names_contract = leg.strike is not None or leg.ticker is not None
+            contract = self._resolve(master, leg, spots, now) if names_contract else None
             if leg.action == "EXIT":
                 exits.append((index, leg, contract))
                 continue
@@ -181,6 +183,8 @@ class OrderPlanner:
         return self._broker.quotes(wanted, deadline, priority=priority)
 
     def _resolve(self, master: SymbolMaster, leg: Alert, spots: dict[str, Decimal], now) -> Contract:
+        if leg.ticker is not None:
+            return resolve_ticker(master, ticker_named(leg.ticker, leg.field_prefix + "symbol"), now)
         choice = leg.strike
         strike = choice.exact
         if choice.relative or choice.nearest:
