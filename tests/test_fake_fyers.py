@@ -403,6 +403,31 @@ def test_fault_rate_limit(sdk, model, http):
     assert sdk.orders == []
 
 
+def test_a_refused_post_keeps_its_connection_open_as_a_front_server_does(sdk, http):
+    # The refusal reads the body first: a socket closed with unread bytes is reset, and the client
+    # could lose the 429 itself (it did, once, on a loaded machine).
+    sdk.strict_rate_limit = True
+    sdk.limits = ((5.0, 1), (60.0, 200))
+    assert http.get(sdk.data_base + "/quotes", params={"symbols": NIFTY_CE}, timeout=5).status_code == 200
+    host, port = urlsplit(sdk.api_base).netloc.split(":")
+    body = json.dumps(market_order()).encode()
+    head = (f"POST {urlsplit(sdk.api_base).path}/orders/sync HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: {http.headers['Authorization']}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        answers = conn.makefile("rb")
+        for _ in range(2):  # the second request on the same connection finds it open
+            conn.sendall(head + body)
+            status = answers.readline()
+            assert status.startswith(b"HTTP/1.1 429"), status
+            length = 0
+            while (line := answers.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            assert json.loads(answers.read(length))["code"] == -429
+    assert sdk.orders == []
+
+
 def test_strict_rate_limit_refuses_the_eleventh_request_in_a_second_and_counts_refusals(sdk, http):
     sdk.strict_rate_limit = True
     # The second's rule stretched to 10 in any 5 s: 13 requests in a row fit in it on a loaded machine too.

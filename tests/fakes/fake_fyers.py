@@ -309,6 +309,9 @@ class _Gtt:
     leg1_up: bool  # leg 1 triggers when the LTP rises to its trigger (else when it falls to it)
 
 
+MAX_DRAIN_BYTES = 1 << 20  # a refused body larger than this is not read: the connection closes
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -956,7 +959,9 @@ class FakeFyers:
         self._sleep(self.latency)
         if over is not None:
             call.fault = "strict_rate_limit"
-            h.close_connection = True  # its body is left unread
+            # Read before the refusal, as a front server does: closing a socket with unread bytes
+            # resets it, and the client could lose the 429 (seen as RemoteDisconnected on a busy machine).
+            self._drain_body(h)
             self._refuse_rate(h, call, over)
             return
         fault = self._take_fault(key)
@@ -1034,6 +1039,18 @@ class FakeFyers:
             return
         call.status = status
         self._send(h, status, payload, headers)
+
+    @staticmethod
+    def _drain_body(h: BaseHTTPRequestHandler) -> None:
+        """Read a refused request's body, so the connection can stay open; a huge one closes it instead."""
+        length = int(h.headers.get("Content-Length") or 0)
+        if length > MAX_DRAIN_BYTES:
+            h.close_connection = True
+        elif length > 0:
+            try:
+                h.rfile.read(length)
+            except OSError:
+                h.close_connection = True
 
     def _refuse_rate(self, h: BaseHTTPRequestHandler, call: Call, retry_after: float) -> None:
         """HTTP 429 as Fyers answers it, with Retry-After in whole seconds (and in ms)."""
