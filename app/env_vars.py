@@ -9,8 +9,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Mapping
 
 from app.domain import alert_values
-from app.domain.dialects import StrategyContract
 from app.domain.errors import InvalidAlert
+from app.domain.openalgo import StrategyContract
 
 # The addresses TradingView sends webhooks from (its documentation).
 TRADINGVIEW_IPS = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7")

@@ -11,7 +11,7 @@ from datetime import time
 from decimal import Decimal
 from typing import Any, Callable, Mapping
 
-from app.domain.dialects import StrategyContract
+from app.domain.openalgo import StrategyContract
 from app.env_vars import KEY_HOW_TO, TRADINGVIEW_IPS, ConfigError, Env
 
 __all__ = ["ConfigError", "PAPER_BROKERS", "PAPER_DEFAULT_SECRET", "Settings", "TRADINGVIEW_IPS"]

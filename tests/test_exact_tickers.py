@@ -210,3 +210,20 @@ def test_a_monthly_ticker_of_a_month_gone_names_the_nearest_monthly_strikes(clie
     assert response.status_code == 422, response.json
     assert response.json["nearest_contracts"][0] == contract.ticker
     assert date(2026, 10, 1) < contract.expiry
+
+
+@pytest.mark.parametrize(
+    "bare, exchange", [("NIFTY26D0126000CE", "NSE"), ("nifty26dec26000pe", "NSE"), ("SENSEX26D0385000CE", "BSE")]
+)
+def test_a_ticker_without_its_exchange_is_400_saying_which_to_add(client, paper, bare, exchange):
+    response = send_alert(client, ticker_alert(bare, "bare"))
+    assert response.status_code == 400 and response.json["field"] == "symbol", response.json
+    assert f"write {exchange}:{bare.upper()}" in response.json["message"]
+    assert paper.orders == []
+
+
+@pytest.mark.parametrize("underlying", ["NIFTY", "RELIANCE", "NIFTY50", "M&M"])
+def test_an_underlying_that_ends_like_a_ticker_is_still_an_underlying(underlying):
+    from app.domain.tickers import ticker_named
+
+    assert ticker_named(underlying, "symbol") is None

@@ -13,7 +13,7 @@ import copy
 import pytest
 
 from app.deadline import Deadline
-from app.domain.dialects import StrategyContract
+from app.domain.openalgo import StrategyContract
 from app.settings import ConfigError, Settings
 from tests.conftest import ADMIN, SECRET, seed_alert, send_alert
 
@@ -92,7 +92,7 @@ def test_a_hedged_sell_without_open_short_is_refused_as_a_naked_short(make_bridg
     bridge = make_bridge()
     response = send_alert(bridge.client, order_legs((None, "open_short", None)))
     assert response.status_code == 422 and response.json["rule"] == "NAKED_SHORT", response.json
-    assert response.json["field"] == "order_legs[0].action"  # the planner names the leg as the trader listed it
+    assert response.json["field"] == "order_legs[0].transactionType"  # the planner names it as the trader wrote it
     assert bridge.paper.orders == []
 
 
@@ -127,6 +127,19 @@ def test_a_field_that_cannot_apply_is_refused_naming_it_as_written(
     assert bridge.paper.orders == []
 
 
+def test_the_servers_own_option_field_names_are_read(make_bridge):
+    # strike_price / option_type / expiry_date: how public FastAPI and Dhan-server alerts name them.
+    renamed = order_legs(
+        *[(i, old, None) for i in (0, 1) for old in ("strikeprice", "optionType", "expiry")],
+        *[(i, new, value) for i, strike in ((0, "ATM"), (1, "OTM2"))
+          for new, value in (("strike_price", strike), ("option_type", "CE"), ("expiry_date", "WEEKLY"))],
+    )
+    bridge = make_bridge()
+    response = send_alert(bridge.client, renamed)
+    assert response.status_code == 200, response.json
+    assert [order.side.name for order in bridge.paper.orders if order.parent_id is None] == ["BUY", "SELL"]
+
+
 @pytest.mark.parametrize("instrument", ["OPTIDX", "optidx", "OPTSTK", "OPT"])
 def test_an_options_instrument_is_read(make_bridge, instrument):
     bridge = make_bridge()
@@ -138,7 +151,7 @@ def test_an_options_instrument_is_read(make_bridge, instrument):
 def test_a_quantity_off_the_lot_is_named_by_the_leg_as_listed(make_bridge):
     bridge = make_bridge()
     response = send_alert(bridge.client, order_legs((1, "quantity", "60")))
-    assert response.status_code == 400 and response.json["field"] == "order_legs[1].qty", response.json
+    assert response.status_code == 400 and response.json["field"] == "order_legs[1].quantity", response.json
     assert bridge.paper.orders == []
 
 

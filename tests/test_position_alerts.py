@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from app.domain.alert import PositionIntent, parse_message
-from app.domain.dialects import StrategyContract, read_message
+from app.domain.dialects import read_message
 from app.domain.errors import InvalidAlert
+from app.domain.openalgo import StrategyContract
 from app.settings import ConfigError, Settings
 
 # docs/alerts.md's position-intent template, as TradingView fills it on a strategy's order fill.

@@ -62,6 +62,12 @@ class Alert:
     scope: str = "contract"  # EXIT only: the contract, or every position of the underlying
     field_prefix: str = ""  # "legs[1]." for a leg, so errors name the exact field
     ticker: str | None = None  # an exact Fyers ticker (upper case): strike, option_type and expiry are then None
+    # Our field names the trader wrote in another bridge's words (("qty", "quantity"), ...): errors use theirs.
+    field_names: tuple[tuple[str, str], ...] = ()
+
+    def field(self, name: str) -> str:
+        """This leg's field `name` as the trader wrote it: qty, legs[1].qty, order_legs[0].quantity."""
+        return self.field_prefix + dict(self.field_names).get(name, name)
 
     @property
     def side(self) -> Side:

@@ -22,6 +22,8 @@ ALIASES = {
     "secret": "token",
     "option_type": "optionType",
     "strike": "strikeprice",
+    "strike_price": "strikeprice",
+    "expiry_date": "expiry",
     "quantity": "qty",
     "stop_loss": "sl",
     "target": "tp",

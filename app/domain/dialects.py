@@ -2,15 +2,15 @@
 
 Two dialects are read: the multi-leg `order_legs` format of the FastAPI and Dhan webhook servers
 (`"alertType": "multi_leg_order"`), and OpenAlgo's strategy webhook (`action` + `position_size`,
-no option fields), which becomes position intent on the contract STRATEGY_CONTRACTS names. Every
-refusal names the field as the trader wrote it (`order_legs[1].orderType`) and echoes its value.
+no option fields), which becomes position intent on the contract STRATEGY_CONTRACTS names
+(openalgo.py). Every refusal names the field as the trader wrote it (`order_legs[1].orderType`,
+also for the planner's later refusals: `order_legs[0].transactionType`) and echoes its value.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
-from decimal import Decimal, InvalidOperation
+from dataclasses import replace
 from typing import Any, Callable, Mapping
 
 from app.domain import alert_values as values
@@ -18,17 +18,20 @@ from app.domain.alert import AlertMessage
 from app.domain.alert_fields import MAX_LEGS, TRADINGVIEW_TICKERS, nearest_field
 from app.domain.alert_values import shown, underlying_named
 from app.domain.errors import InvalidAlert, Unexecutable
+from app.domain.openalgo import StrategyContract, from_openalgo
+
+__all__ = ["StrategyContract", "read_message"]
 
 # The fields of one order_legs leg: theirs, then ours that a leg may also carry.
 ORDER_LEG_FIELDS = (
     "transactionType", "orderType", "quantity", "qty", "exchange", "symbol", "productType", "product_type",
-    "sort_order", "price", "meta", "instrument", "comment", "strikeprice", "strike", "optionType", "option_type",
-    "expiry", "lots", "sl", "stop_loss", "tp", "target", "risk", "risk_pct",
+    "sort_order", "price", "meta", "instrument", "comment", "strikeprice", "strike", "strike_price", "optionType",
+    "option_type", "expiry", "expiry_date", "lots", "sl", "stop_loss", "tp", "target", "risk", "risk_pct",
 )
 # Read and checked here; our leg is given what they mean, not the fields.
 _THEIRS = ("transactionType", "orderType", "quantity", "exchange", "sort_order", "price", "instrument", "product_type")
 # Option fields the message may set once: copied into every leg that does not set its own.
-_MESSAGE_OPTION_FIELDS = ("strikeprice", "strike", "optionType", "option_type")
+_MESSAGE_OPTION_FIELDS = ("strikeprice", "strike", "strike_price", "optionType", "option_type")
 _SIDES = {"B": "BUY", "BUY": "BUY", "S": "SELL", "SELL": "SELL"}
 _MARKET = ("MKT", "MARKET")
 _NOT_MARKET = ("LMT", "LIMIT", "L", "SL", "SL-M", "SLM", "SL-L", "STOP", "STOPLOSS")
@@ -38,19 +41,10 @@ _DELIVERY = ("C", "CNC", "DELIVERY")
 _OPTIONS = ("OPTIDX", "OPTSTK", "OPT")  # OPT: what the Dhan-style servers send for any option
 _BSE_UNDERLYINGS = frozenset(u for u, (exchange, _) in TRADINGVIEW_TICKERS.items() if exchange == "BSE")
 # OpenAlgo's message is told from ours by what it lacks: any of these keeps a message ours.
-_NATIVE_SIGNS = ("strikeprice", "strike", "optionType", "option_type", "legs", "order_legs", "position")
+_NATIVE_SIGNS = (
+    "strikeprice", "strike", "strike_price", "optionType", "option_type", "legs", "order_legs", "position",
+)
 _LEG_PREFIX = re.compile(r"\blegs\[(\d+)\]\.")
-
-
-@dataclass(frozen=True)
-class StrategyContract:
-    """The option contract a strategy trades when its messages name none (STRATEGY_CONTRACTS)."""
-
-    strategy: str
-    underlying: str
-    strike: str  # as configured: ATM, OTM1, 24000
-    expiry: str  # as configured: WEEKLY, MONTHLY, a date
-    lots: int
 
 
 def read_message(
@@ -65,11 +59,20 @@ def read_message(
             message = parse(translated)
         except InvalidAlert as error:
             raise _as_written(error, origins) from None
-        legs = [replace(leg, field_prefix=f"order_legs[{origins[i]}].") for i, leg in enumerate(message.legs)]
+        raw_legs = payload["order_legs"]
+        legs = [
+            replace(leg, field_prefix=f"order_legs[{origins[i]}].", field_names=_names_written(raw_legs[origins[i]]))
+            for i, leg in enumerate(message.legs)
+        ]
         return replace(message, legs=legs)
     if "position_size" in payload and "action" in payload and not any(f in payload for f in _NATIVE_SIGNS):
-        return parse(_from_openalgo(payload, contracts))
+        return parse(from_openalgo(payload, contracts))
     return parse(payload)
+
+
+def _names_written(raw: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Our field names this leg wrote in the servers' words, for the errors the planner raises later."""
+    return (("action", "transactionType"),) + ((("qty", "quantity"),) if "quantity" in raw else ())
 
 
 def _as_written(error: InvalidAlert, origins: list[int]) -> InvalidAlert:
@@ -245,56 +248,3 @@ def _segment_of(symbol: Any) -> str | None:
     except InvalidAlert:
         return None
     return "BFO" if underlying in _BSE_UNDERLYINGS else "NFO"
-
-
-# -- OpenAlgo ---------------------------------------------------------------------------------
-
-
-def _from_openalgo(payload: Mapping[str, Any], contracts: tuple[StrategyContract, ...]) -> dict[str, Any]:
-    """Our position intent message for an OpenAlgo strategy message, on the strategy's configured contract."""
-    values.refuse_placeholders({k: payload[k] for k in ("action", "position_size", "strategy") if k in payload}, "")
-    position = _position(payload.get("action"), payload.get("position_size"))
-    strategy = values.strategy_name(payload.get("strategy"))
-    if strategy is None:
-        raise InvalidAlert("strategy", "strategy is required with position_size: STRATEGY_CONTRACTS names its contract")
-    contract = next((c for c in contracts if c.strategy == strategy), None)
-    if contract is None:
-        raise InvalidAlert(
-            "strategy",
-            f"strategy {shown(strategy)} has no contract: add it to STRATEGY_CONTRACTS "
-            f"(e.g. {strategy}:NIFTY:ATM:WEEKLY:1), or send strikeprice and optionType",
-        )
-    if payload.get("symbol") is None or underlying_named(payload["symbol"]) != contract.underlying:
-        raise InvalidAlert(
-            "symbol",
-            f"symbol {shown(payload.get('symbol'))} is not {contract.underlying}, "
-            f"the underlying STRATEGY_CONTRACTS gives strategy {strategy}",
-        )
-    for name in (n for n in ("expiry", "qty", "quantity", "lots") if n in payload):
-        raise InvalidAlert(name, f"{name} {shown(payload[name])} is not read with position_size: "
-                           f"STRATEGY_CONTRACTS gives strategy {strategy} its expiry and lots")
-    message = {**payload, "position": position, "symbol": contract.underlying, "strikeprice": contract.strike,
-               "expiry": contract.expiry}
-    if position != "flat":
-        message["lots"] = contract.lots
-    return message
-
-
-def _position(action: Any, size: Any) -> str:
-    """long, short or flat from OpenAlgo's action and signed position_size."""
-    side = values.one_of("action", action, ("BUY", "SELL"))
-    text = str(size).strip() if isinstance(size, (int, float, str)) and not isinstance(size, bool) else ""
-    try:
-        number = Decimal(text) if text.isascii() and len(text) <= 32 else None
-    except InvalidOperation:
-        number = None
-    if number is None or not number.is_finite():
-        raise InvalidAlert("position_size", f"position_size must be a number, got {shown(size)}")
-    if number == 0:
-        return "flat"
-    if number < 0 and side == "BUY":
-        raise InvalidAlert(
-            "position_size",
-            f"position_size {shown(size)} is a short position, but action is BUY: a short comes with SELL",
-        )
-    return "long" if side == "BUY" else "short"

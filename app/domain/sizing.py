@@ -101,7 +101,7 @@ def size_leg(
     """The sizing of a leg that sends `risk` or `risk_pct` (None for one that sends qty or lots)."""
     if leg.risk is None and leg.risk_pct is None:
         return None
-    field = leg.field_prefix + ("risk" if leg.risk is not None else "risk_pct")
+    field = leg.field("risk" if leg.risk is not None else "risk_pct")
     sizing = size_by_risk(risk_rupees(leg.risk, leg.risk_pct, capital, field), entry, stop, lot_size, max_lots, field)
     if leg.risk_pct is None:
         return sizing

@@ -23,6 +23,7 @@ WEEKLY_MONTH_CODES = "123456789OND"
 # The fields a ticker already answers: sending one as well would leave two answers to choose from.
 CONTRACT_FIELDS = ("strikeprice", "optionType", "expiry")
 _SHAPE = re.compile(r"(NSE|BSE):([A-Z][A-Z0-9&_.-]{0,40}?)(CE|PE)")
+_BARE = re.compile(r"([A-Z][A-Z0-9&_.-]{0,40}?)(CE|PE)")
 _WEEKLY = re.compile(r"(\d{2})([1-9OND])(0[1-9]|[12]\d|3[01])([1-9]\d*(?:\.\d+)?)")
 _MONTHLY = re.compile(r"(\d{2})(" + "|".join(MONTHS) + r")([1-9]\d*(?:\.\d+)?)")
 # How many listed contracts a refused ticker's answer names.
@@ -48,7 +49,10 @@ def ticker_named(value: Any, field: str) -> Ticker | None:
         return None
     text = value.strip().upper()
     shape = _SHAPE.fullmatch(text)
-    if text in TICKER_UNDERLYINGS or shape is None:
+    if text in TICKER_UNDERLYINGS:
+        return None
+    if shape is None:
+        _refuse_bare(value, text, field)
         return None
     readings = _readings(shape.group(2), shape.group(3), text)
     if not readings:
@@ -56,6 +60,18 @@ def ticker_named(value: Any, field: str) -> Ticker | None:
     # An underlying ending in digits can read two ways in the weekly format: the index names win.
     known = [reading for reading in readings if reading.underlying in TRADINGVIEW_TICKERS]
     return (known or readings)[0]
+
+
+def _refuse_bare(value: Any, text: str, field: str) -> None:
+    """A ticker sent without its exchange (NIFTY26D0124000CE) is refused with the prefix it needs, not guessed."""
+    bare = _BARE.fullmatch(text)
+    readings = _readings(bare.group(1), bare.group(2), text) if bare else []
+    if readings:
+        exchange = TRADINGVIEW_TICKERS.get(readings[0].underlying, ("NSE",))[0]
+        raise InvalidAlert(
+            field,
+            f"{field} {shown(value)} looks like a Fyers option ticker without its exchange: write {exchange}:{text}",
+        )
 
 
 def _readings_of(ticker: str) -> list[Ticker]:

@@ -11,8 +11,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from app.domain.alert import AlertMessage, parse_message, shown
-from app.domain.dialects import StrategyContract, read_message
+from app.domain.dialects import read_message
 from app.domain.errors import InvalidAlert, StaleAlert
+from app.domain.openalgo import StrategyContract
 from app.logs import add_log_context
 from app.ports import Clock
 from app.security import AlertAuth, authenticate_alert, same_secret

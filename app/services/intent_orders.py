@@ -42,7 +42,7 @@ def from_intent(
                                position=position))
     for holding, qty in plan.adds:
         side = Side.BUY if holding.qty > 0 else Side.SELL
-        check_lots(qty, lot, max_lots, leg.field_prefix + ("lots" if leg.lots is not None else "qty"))
+        check_lots(qty, lot, max_lots, leg.field("lots" if leg.lots is not None else "qty"))
         orders.append(_on_held(leg, master, holding.symbol, holding.product_type, qty, side))
     legs = []
     if plan.opens is not None:
@@ -108,7 +108,7 @@ def gate_shorts(
                 "NAKED_SHORT",
                 f"SELL {order.qty} {order.symbol} would open a short option position: {whose} holds {held}. "
                 'Say "open_short": true in the alert, or set ALLOW_SHORT_OPTIONS=true, to sell options you do not hold',
-                field=order.alert.field_prefix + "action",
+                field=order.alert.field("action"),
             )
 
 

@@ -103,7 +103,7 @@ class OrderPlanner:
             if leg.action == "EXIT":
                 exits.append((index, leg, contract))
                 continue
-            lots_field = leg.field_prefix + ("lots" if leg.lots is not None else "qty")
+            lots_field = leg.field("lots" if leg.lots is not None else "qty")
             # A leg sized by risk holds one lot (qty None) until its stop is priced (_size).
             qty = leg.lots * contract.lot_size if leg.lots is not None else leg.qty
             qty = check_lots(qty, contract.lot_size, self.rules.max_lots, lots_field)
@@ -131,7 +131,7 @@ class OrderPlanner:
             return
         for adjustment in order.exits.adjustments:
             if adjustment.wrong_side:
-                field = order.alert.field_prefix + adjustment.field
+                field = order.alert.field(adjustment.field)
                 raise InvalidLevel(
                     field,
                     f"{field} {adjustment.sent} for {order.symbol}: {adjustment.reason} "
@@ -172,7 +172,7 @@ class OrderPlanner:
                 raise RiskRefused(
                     "ALLOWED_UNDERLYINGS",
                     f"{leg.underlying} is not in ALLOWED_UNDERLYINGS ({', '.join(sorted(allowed))})",
-                    field=leg.field_prefix + "symbol",
+                    field=leg.field("symbol"),
                 )
 
     def _spots(self, legs: list[Alert], deadline: Deadline, priority: Priority) -> dict[str, Decimal]:
@@ -184,7 +184,7 @@ class OrderPlanner:
 
     def _resolve(self, master: SymbolMaster, leg: Alert, spots: dict[str, Decimal], now) -> Contract:
         if leg.ticker is not None:
-            return resolve_ticker(master, ticker_named(leg.ticker, leg.field_prefix + "symbol"), now)
+            return resolve_ticker(master, ticker_named(leg.ticker, leg.field("symbol")), now)
         choice = leg.strike
         strike = choice.exact
         if choice.relative or choice.nearest:
@@ -239,7 +239,7 @@ class OrderPlanner:
                     raise RiskRefused(
                         "REQUIRE_SHORT_FOR_BUY",
                         f"BUY {order.symbol} refused: no short position to cover (REQUIRE_SHORT_FOR_BUY)",
-                        field=order.alert.field_prefix + "action",
+                        field=order.alert.field("action"),
                     )
         if self.rules.max_open_lots is not None:
             for underlying in {o.alert.underlying for o in planned}:

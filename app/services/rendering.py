@@ -110,7 +110,7 @@ def _adjustments(planned: PlannedOrder, number: Callable[[Any], Any]) -> list[di
     """Each alert level not used as sent: the field, the value sent, the value used, and why."""
     return [
         {
-            "field": planned.alert.field_prefix + a.field,
+            "field": planned.alert.field(a.field),
             "sent": number(a.sent),
             "used": number(a.used),
             "reason": a.reason,
