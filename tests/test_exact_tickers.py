@@ -185,6 +185,22 @@ def test_an_expired_ticker_is_422_naming_listed_contracts(make_bridge, settings,
     assert bridge.paper.orders == []
 
 
+@pytest.mark.parametrize(("hour", "minute", "trades"), [(15, 35, True), (15, 41, False)])
+def test_on_its_expiry_day_a_ticker_trades_until_its_last_instant(make_bridge, hour, minute, trades):
+    contract = listed("NIFTY", "weekly")
+    assert contract.expiry.weekday() == 1  # NIFTY's weeklies expire on Tuesdays
+    clock = FixedClock(expiry_day_of(contract))
+    bridge = make_bridge(clock=clock)  # the master loaded that morning
+    clock.instant = clock.instant.replace(hour=hour, minute=minute)
+    response = send_alert(bridge.client, ticker_alert(contract.ticker, f"expiry-{hour}{minute}"))
+    if trades:
+        assert response.status_code == 200, response.json
+        assert [order.symbol for order in entries(bridge.paper, contract.ticker)] == [contract.ticker]
+    else:
+        assert response.status_code == 422 and "stopped trading at" in response.json["message"], response.json
+        assert bridge.paper.orders == []
+
+
 def test_an_unlisted_strike_is_422_naming_the_nearest_strikes(client, paper):
     response = send_alert(client, ticker_alert("nse:nifty26d0126010ce", "unlisted"))
     assert response.status_code == 422 and response.json["status"] == "contract_not_found", response.json
