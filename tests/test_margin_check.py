@@ -13,7 +13,8 @@ import pytest
 
 from app import create_app
 from app.bootstrap import bootstrap
-from tests.conftest import SECRET, seed_alert, send_alert
+from tests.conftest import seed_alert, send_alert
+from tests.test_alert_language import SPREAD  # the two-leg spread, its sold leg listed first
 
 CONTRACT = "NSE:NIFTY26NOV26000CE"  # seed_alert's contract on the test clock
 LOT = 65
@@ -124,18 +125,7 @@ def test_a_hedge_is_asked_about_once_buys_first(fyers, fake_fyers):
     hedged = premium(fake_fyers, hedge) + Decimal(str(fake_fyers.hedged_sell_margin_per_lot))
     assert hedged + 1000 < Decimal(str(fake_fyers.sell_margin_per_lot))
     fake_fyers.funds_available = float(hedged + 1000)
-    spread = {
-        "token": SECRET,
-        "idempotency_key": "spread-1",
-        "open_short": True,  # the sold leg is not held: the hedge is another contract
-        "symbol": "NIFTY",
-        "expiry": "WEEKLY",
-        "legs": [
-            {"strikeprice": 26000, "optionType": "CE", "action": "SELL"},  # listed first
-            {"strikeprice": 26200, "optionType": "CE", "action": "BUY"},
-        ],
-    }
-    response = send_alert(client, spread)
+    response = send_alert(client, SPREAD)
     assert response.status_code == 200, response.json
     [asked] = margin_calls(fake_fyers)
     assert [(row["symbol"], row["side"]) for row in asked.body["data"]] == [(hedge, 1), (short, -1)]
